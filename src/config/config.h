@@ -1,11 +1,14 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -31,11 +34,15 @@ struct EmbeddedEtcdConfig {
   std::string name;                 // etcd member name; default: the node name
   std::string bin = "/usr/bin/etcd";
   std::string data_dir;             // default: <data_dir>/etcd
-  HostPort listen_client;           // default 127.0.0.1:2379
-  HostPort listen_peer;             // default 127.0.0.1:2380
-  // member name -> peer URL ("http://host:port"); must contain this member. Empty: a
-  // single-member cluster of this node alone.
+  HostPort listen_client{"127.0.0.1", 2379};
+  HostPort listen_peer{"127.0.0.1", 2380};
+  // member name -> peer URL ("http://host:port"); must contain this member with
+  // listen_peer's port. Default: {name: "http://<listen_peer>"}, this node alone.
   std::map<std::string, std::string> initial_cluster;
+  // member name -> client URL ("http://host:port") of the OTHER members, so the agent can
+  // fail over to them when its own etcd is down. Optional; this member's own client URL
+  // always comes from listen_client.
+  std::map<std::string, std::string> client_urls;
   std::string initial_cluster_token;  // default: "keel-<scope>"
   std::chrono::milliseconds heartbeat_interval{100};
   std::chrono::milliseconds election_timeout{1000};
@@ -46,8 +53,8 @@ struct EtcdConfig {
   std::vector<std::string> endpoints;
   std::optional<EmbeddedEtcdConfig> embedded;  // set when endpoints is empty
   std::chrono::milliseconds request_timeout{1000};
-  // Client endpoints the agent talks to: `endpoints`, or, when embedded, the client URLs of
-  // every member in initial_cluster (filled in by validation from listen_client for this node).
+  // Client endpoints the agent talks to: `endpoints`, or, when embedded, this member's own
+  // "http://<listen_client>" first, then the members listed in embedded.client_urls.
   std::vector<std::string> client_urls() const;
 };
 
@@ -103,6 +110,16 @@ struct Config {
   std::string dcs_prefix() const { return "/keel/" + scope + "/"; }
 };
 
+// postgresql.conf settings Keel writes itself (addresses, paths, recovery); a config that sets
+// one in postgresql.parameters is rejected. Names are lower case, as PostgreSQL folds them.
+inline constexpr std::array<std::string_view, 10> kManagedParameters = {
+    "listen_addresses",  "port",
+    "hba_file",          "ident_file",
+    "data_directory",    "config_file",
+    "primary_conninfo",  "primary_slot_name",
+    "recovery_target_timeline", "unix_socket_directories",
+};
+
 enum class ConfigErrc { io, syntax, invalid };
 
 // One problem found in a config: the field's path ("postgresql.listen") and what was expected.
@@ -123,5 +140,10 @@ std::optional<std::chrono::milliseconds> parseDuration(const std::string& text);
 // "1MB", "512kB", "1048576" (bytes; units are 1024-based as in PostgreSQL).
 std::optional<std::uint64_t> parseByteSize(const std::string& text);
 std::optional<HostPort> parseHostPort(const std::string& text);
+
+// The effective config in the YAML layout (durations as "2s"/"500ms", sizes in bytes), every
+// password replaced by "********"; for `keel config validate` and the REST API. Declared with
+// json_fwd.hpp: callers include <nlohmann/json.hpp> to use the result.
+nlohmann::json toJson(const Config& config);
 
 }  // namespace keel

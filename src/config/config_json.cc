@@ -1,0 +1,93 @@
+// The effective config as JSON, in the same layout as keel.yaml so that what
+// `keel config validate` prints can be read back (after putting the passwords back in).
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "config/config_reader.h"
+
+namespace keel {
+namespace {
+
+using config_detail::formatDuration;
+using nlohmann::json;
+
+constexpr const char* kMasked = "********";
+
+json credentials(const Credentials& c) {
+  return json{{"username", c.username}, {"password", kMasked}};
+}
+
+json optionalAddress(const HostPort& address) {
+  return address.host.empty() ? json(nullptr) : json(address.str());
+}
+
+}  // namespace
+
+nlohmann::json toJson(const Config& config) {
+  const PostgresConfig& pg = config.postgresql;
+  json postgresql = {
+      {"bin_dir", pg.bin_dir},
+      {"data_dir", pg.data_dir},
+      {"listen", pg.listen.str()},
+      {"connect_address", optionalAddress(pg.connect_address)},
+      {"run_as", pg.run_as},
+      {"parameters", json(pg.parameters)},
+      {"pg_hba", json(pg.pg_hba)},
+      {"authentication",
+       {{"superuser", credentials(pg.superuser)}, {"replication", credentials(pg.replication)}}},
+      {"use_pg_rewind", pg.use_pg_rewind},
+      {"reclone_on_rewind_failure", pg.reclone_on_rewind_failure},
+      {"start_timeout", formatDuration(pg.start_timeout)},
+      {"stop_timeout", formatDuration(pg.stop_timeout)},
+  };
+
+  json etcd = {{"request_timeout", formatDuration(config.etcd.request_timeout)}};
+  if (!config.etcd.endpoints.empty())
+    etcd["endpoints"] = config.etcd.endpoints;
+  if (const auto& e = config.etcd.embedded) {
+    etcd["embedded"] = {
+        {"name", e->name},
+        {"bin", e->bin},
+        {"data_dir", e->data_dir},
+        {"listen_client", e->listen_client.str()},
+        {"listen_peer", e->listen_peer.str()},
+        {"initial_cluster", json(e->initial_cluster)},
+        {"client_urls", json(e->client_urls)},
+        {"initial_cluster_token", e->initial_cluster_token},
+        {"heartbeat_interval", formatDuration(e->heartbeat_interval)},
+        {"election_timeout", formatDuration(e->election_timeout)},
+    };
+  }
+
+  const HaConfig& ha = config.ha;
+  json tags = json(config.tags.custom);
+  tags["nofailover"] = config.tags.nofailover;
+  tags["failover_priority"] = config.tags.failover_priority;
+  tags["noloadbalance"] = config.tags.noloadbalance;
+
+  json restapi = {{"listen", config.restapi.listen.str()},
+                  {"connect_address", optionalAddress(config.restapi.connect_address)}};
+  if (config.restapi.authentication) {
+    restapi["authentication"] = credentials(*config.restapi.authentication);
+  }
+
+  return json{
+      {"scope", config.scope},
+      {"name", config.name},
+      {"data_dir", config.data_dir},
+      {"log_level", config.log_level},
+      {"postgresql", std::move(postgresql)},
+      {"etcd", std::move(etcd)},
+      {"ha",
+       {{"ttl", formatDuration(ha.ttl)},
+        {"loop_wait", formatDuration(ha.loop_wait)},
+        {"retry_timeout", formatDuration(ha.retry_timeout)},
+        {"maximum_lag_on_failover", ha.maximum_lag_on_failover},
+        {"fence_margin", formatDuration(ha.fence_margin)}}},
+      {"tags", std::move(tags)},
+      {"restapi", std::move(restapi)},
+  };
+}
+
+}  // namespace keel

@@ -1,0 +1,285 @@
+// One failing case per validation rule: each asserts the origin and exact field path lead the
+// line, so users (and `keel config validate`) can find the field.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "unit/config/config_test_util.h"
+
+namespace keel {
+namespace {
+
+using namespace keel::testing;
+
+// The line of `message` about `path`; fails when there is none.
+std::string lineFor(const std::string& message, const std::string& path) {
+  std::string prefix = "keel.yaml: " + path + ": ";
+  std::size_t start = 0;
+  while (start <= message.size()) {
+    std::size_t end = message.find('\n', start);
+    std::string line = message.substr(start, end == std::string::npos ? end : end - start);
+    if (line.rfind(prefix, 0) == 0)
+      return line;
+    if (end == std::string::npos)
+      break;
+    start = end + 1;
+  }
+  ADD_FAILURE() << "no problem reported at " << path << "; message:\n" << message;
+  return "";
+}
+
+void expectProblem(const std::string& yaml, const std::string& path,
+                   const std::string& fragment = "") {
+  std::string line = lineFor(errorsOf(yaml), path);
+  if (!fragment.empty()) {
+    EXPECT_NE(line.find(fragment), std::string::npos) << line;
+  }
+}
+
+std::string without(const std::string& key) {
+  YAML::Node root = YAML::Load(kMinimalYaml);
+  root.remove(key);
+  return YAML::Dump(root);
+}
+
+TEST(ConfigRules, ExactMessagesFromTheDocs) {
+  EXPECT_EQ(errorsOf(withField("postgresql.listen", "localhost")),
+            "keel.yaml: postgresql.listen: expected \"host:port\" with a port 1-65535, got "
+            "\"localhost\"");
+  EXPECT_EQ(errorsOf(withField("ha.ttl", "500ms")),
+            "keel.yaml: ha.ttl: expected a duration of whole seconds >= 2s (e.g. \"2s\"), got "
+            "\"500ms\"");
+}
+
+TEST(ConfigRules, TopLevel) {
+  expectProblem(without("scope"), "scope", "required");
+  expectProblem(withField("scope", "'my cluster'"), "scope", "got \"my cluster\"");
+  expectProblem(withField("scope", "a.b"), "scope", "letters, digits, '_', '-'");
+  expectProblem(without("name"), "name", "required");
+  expectProblem(withField("name", "node/1"), "name", "got \"node/1\"");
+  EXPECT_TRUE(valid(withField("name", "node-1.a_b")));
+  expectProblem(without("data_dir"), "data_dir", "required");
+  expectProblem(withField("data_dir", "var/lib/keel"), "data_dir", "absolute");
+  expectProblem(withField("log_level", "verbose"), "log_level",
+                "expected one of trace, debug, info, warn, error, got \"verbose\"");
+}
+
+TEST(ConfigRules, WrongYamlTypesNameTheExpectedType) {
+  expectProblem(withField("ha", "fast"), "ha", "expected a mapping");
+  expectProblem(withField("postgresql.listen", "[a, b]"), "postgresql.listen", "got a list");
+  expectProblem(withField("postgresql.run_as", "{a: b}"), "postgresql.run_as",
+                "expected a string, got a mapping");
+  expectProblem(withField("postgresql.pg_hba", "local all all peer"), "postgresql.pg_hba",
+                "expected a list of strings");
+  expectProblem(withField("postgresql.pg_hba", "['local all all peer', {a: b}]"),
+                "postgresql.pg_hba[1]", "expected a string, got a mapping");
+  expectProblem(withField("postgresql.use_pg_rewind", "maybe"), "postgresql.use_pg_rewind",
+                "expected a boolean (true or false), got \"maybe\"");
+  expectProblem(withField("postgresql.parameters", "[a]"), "postgresql.parameters",
+                "expected a mapping");
+  expectProblem(withField("postgresql.parameters", "{shared_preload_libraries: [a, b]}"),
+                "postgresql.parameters.shared_preload_libraries", "expected a single value");
+  expectProblem(withField("tags.zone", "{a: b}"), "tags.zone", "expected a single value");
+  expectProblem(withField("etcd.endpoints", "http://127.0.0.1:2379"), "etcd.endpoints",
+                "expected a list of strings");
+}
+
+TEST(ConfigRules, Postgresql) {
+  expectProblem(withField("postgresql.listen", "'127.0.0.1:0'"), "postgresql.listen");
+  expectProblem(withField("postgresql.listen", "'0.0.0.0:5432'"), "postgresql.connect_address",
+                "required because postgresql.listen is the wildcard address \"0.0.0.0:5432\"");
+  expectProblem(withField("postgresql.listen", "'[::]:5432'"), "postgresql.connect_address",
+                "required");
+  expectProblem(withField("postgresql.connect_address", "'0.0.0.0:5432'"),
+                "postgresql.connect_address", "not the wildcard");
+  expectProblem(withField("postgresql.connect_address", "nohost"), "postgresql.connect_address",
+                "host:port");
+  expectProblem(withField("postgresql.bin_dir", "bin"), "postgresql.bin_dir", "absolute");
+  expectProblem(withField("postgresql.data_dir", "pgdata"), "postgresql.data_dir", "absolute");
+  expectProblem(withField("postgresql.run_as", "''"), "postgresql.run_as");
+  expectProblem(withField("postgresql.start_timeout", "0"), "postgresql.start_timeout", "> 0");
+  expectProblem(withField("postgresql.stop_timeout", "-5s"), "postgresql.stop_timeout",
+                "expected a duration");
+}
+
+TEST(ConfigRules, ManagedParametersAreRejected) {
+  for (std::string_view name : kManagedParameters) {
+    std::string param(name);
+    expectProblem(withField("postgresql.parameters." + param, "x"),
+                  "postgresql.parameters." + param, "Keel manages this parameter");
+  }
+  // GUC names are case-insensitive in PostgreSQL.
+  expectProblem(withField("postgresql.parameters.Listen_Addresses", "'*'"),
+                "postgresql.parameters.Listen_Addresses", "postgresql.listen");
+  EXPECT_TRUE(valid(withField("postgresql.parameters.wal_level", "logical")));
+  // A bad entry next to it does not hide a managed one.
+  std::string both = errorsOf(withField("postgresql.parameters", "{port: 5433, work_mem: [1]}"));
+  lineFor(both, "postgresql.parameters.port");
+  lineFor(both, "postgresql.parameters.work_mem");
+}
+
+TEST(ConfigRules, Authentication) {
+  std::string no_su_password = withField("postgresql.authentication.superuser", "{username: a}");
+  expectProblem(no_su_password, "postgresql.authentication.superuser.password",
+                "expected a non-empty password; set it");
+  std::string no_repl_password = withField("postgresql.authentication.replication.password", "''");
+  expectProblem(no_repl_password, "postgresql.authentication.replication.password", "set it");
+  expectProblem(withField("postgresql.authentication.superuser.username", "''"),
+                "postgresql.authentication.superuser.username", "non-empty user name");
+  expectProblem(withField("postgresql.authentication.replication.username", "postgres"),
+                "postgresql.authentication.replication.username",
+                "other than postgresql.authentication.superuser.username");
+  expectProblem(withField("postgresql.authentication.superuser.passwd", "x"),
+                "postgresql.authentication.superuser.passwd", "did you mean \"password\"?");
+
+  expectProblem(withField("restapi.authentication", "{username: ops}"),
+                "restapi.authentication.password", "non-empty password");
+  expectProblem(withField("restapi.authentication", "{password: x}"),
+                "restapi.authentication.username", "non-empty user name");
+}
+
+TEST(ConfigRules, RestApi) {
+  expectProblem(withField("restapi.listen", "'0.0.0.0:8008'"), "restapi.connect_address",
+                "required because restapi.listen is the wildcard");
+  EXPECT_TRUE(valid(withField("restapi", "{listen: '0.0.0.0:8008', connect_address: 'h:8008'}")));
+  expectProblem(withField("restapi.connect_address", "'[::]:8008'"), "restapi.connect_address",
+                "not the wildcard");
+  expectProblem(withField("restapi.listen", "'127.0.0.1:5432'"), "restapi.listen",
+                "expected a port not used by postgresql.listen");
+}
+
+TEST(ConfigRules, Etcd) {
+  expectProblem(withField("etcd.endpoints", "['https://10.0.0.1:2379']"), "etcd.endpoints[0]",
+                "http://host:port");
+  expectProblem(withField("etcd.endpoints", "['http://a:2379', 'a:2379']"), "etcd.endpoints[1]");
+  expectProblem(withField("etcd", "{endpoints: ['http://a:2379'], embedded: {}}"), "etcd.embedded",
+                "not both");
+  expectProblem(withField("etcd.request_timeout", "0ms"), "etcd.request_timeout", "> 0");
+}
+
+TEST(ConfigRules, EmbeddedEtcd) {
+  const std::string p = "etcd.embedded.";
+  expectProblem(withField(p + "initial_cluster", "{other: 'http://127.0.0.1:2380'}"),
+                "etcd.embedded.initial_cluster", "entry for this member \"node1\"");
+  expectProblem(withField(p + "initial_cluster", "{node1: 'http://127.0.0.1:2390'}"),
+                "etcd.embedded.initial_cluster.node1", "port 2380");
+  expectProblem(withField(p + "initial_cluster", "{node1: '127.0.0.1:2380'}"),
+                "etcd.embedded.initial_cluster.node1", "http://host:port");
+  expectProblem(withField(p + "listen_peer", "'0.0.0.0:2380'"), "etcd.embedded.initial_cluster",
+                "required because etcd.embedded.listen_peer is the wildcard");
+  expectProblem(withField(p + "listen_client", "'0.0.0.0:2379'"), "etcd.embedded.listen_client",
+                "not the wildcard");
+  expectProblem(withField(p + "listen_client", "'127.0.0.1:2380'"), "etcd.embedded.listen_peer",
+                "expected a port not used by etcd.embedded.listen_client");
+  expectProblem(withField(p + "client_urls", "{ghost: 'http://127.0.0.1:2479'}"),
+                "etcd.embedded.client_urls.ghost", "member listed in");
+  expectProblem(withField(p + "client_urls", "{node1: 'http://127.0.0.1:2479'}"),
+                "etcd.embedded.client_urls.node1", "port 2379");
+  expectProblem(withField(p + "election_timeout", "400ms"), "etcd.embedded.election_timeout",
+                "at least 5 x etcd.embedded.heartbeat_interval (500ms), got \"400ms\"");
+  expectProblem(withField(p + "election_timeout", "60s"), "etcd.embedded.election_timeout",
+                "at most 50s");
+  expectProblem(withField(p + "heartbeat_interval", "0"), "etcd.embedded.heartbeat_interval");
+  expectProblem(withField(p + "name", "'a b'"), "etcd.embedded.name");
+  expectProblem(withField(p + "data_dir", "etcd"), "etcd.embedded.data_dir", "absolute");
+  expectProblem(withField(p + "bin", "etcd"), "etcd.embedded.bin", "absolute");
+  EXPECT_TRUE(valid(withField(p + "election_timeout", "500ms")));
+}
+
+TEST(ConfigRules, Ha) {
+  expectProblem(withField("ha.ttl", "2.5s"), "ha.ttl", "whole seconds");
+  expectProblem(withField("ha.ttl", "1"), "ha.ttl", ">= 2s");
+  expectProblem(withField("ha.ttl", "soon"), "ha.ttl", "expected a duration");
+  EXPECT_TRUE(valid(withField("ha.ttl", "2")));
+  EXPECT_TRUE(valid(withField("ha.ttl", "1m")));
+  expectProblem(withField("ha.loop_wait", "2s"), "ha.loop_wait", "less than ha.ttl (2s)");
+  expectProblem(withField("ha.loop_wait", "0"), "ha.loop_wait", "> 0");
+  expectProblem(withField("ha.retry_timeout", "0s"), "ha.retry_timeout", "> 0");
+  expectProblem(withField("ha.fence_margin", "1s"), "ha.fence_margin",
+                "less than half of ha.ttl (1s), got \"1s\"");
+  expectProblem(withField("ha.fence_margin", "0"), "ha.fence_margin", "> 0");
+  expectProblem(withField("ha.maximum_lag_on_failover", "1MiB"), "ha.maximum_lag_on_failover",
+                "size in bytes");
+  expectProblem(withField("ha.maximum_lag_on_failover", "-1"), "ha.maximum_lag_on_failover");
+}
+
+TEST(ConfigRules, Tags) {
+  expectProblem(withField("tags.failover_priority", "-1"), "tags.failover_priority",
+                "an integer >= 0, got \"-1\"");
+  expectProblem(withField("tags.failover_priority", "high"), "tags.failover_priority");
+  expectProblem(withField("tags.failover_priority", "99999999999"), "tags.failover_priority");
+  expectProblem(withField("tags.nofailover", "2"), "tags.nofailover", "boolean");
+  auto config = valid(withField("tags", "{nofailover: yes, failover_priority: 0, rack: 7}"));
+  ASSERT_TRUE(config);
+  EXPECT_TRUE(config->tags.nofailover);
+  EXPECT_EQ(config->tags.failover_priority, 0);
+  EXPECT_EQ(config->tags.custom.at("rack"), "7");
+}
+
+TEST(ConfigRules, UnknownKeysSuggestTheClosestName) {
+  std::string line =
+      lineFor(errorsOf(withField("postgresql.lisen", "'127.0.0.1:5432'")), "postgresql.lisen");
+  EXPECT_NE(line.find("unknown key \"lisen\" (did you mean \"listen\"?)"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("allowed keys in postgresql: bin_dir, data_dir, listen, connect_address"),
+            std::string::npos)
+      << line;
+
+  expectProblem(withField("ha.tll", "2s"), "ha.tll", "did you mean \"ttl\"?");
+  expectProblem(withField("ha.Loop_Wait", "1s"), "ha.Loop_Wait", "did you mean \"loop_wait\"?");
+  expectProblem(withField("etcd.endpoint", "[]"), "etcd.endpoint", "did you mean \"endpoints\"?");
+  expectProblem(withField("restpi", "{}"), "restpi",
+                "did you mean \"restapi\"?); allowed top-level keys: scope, name");
+
+  std::string far =
+      lineFor(errorsOf(withField("postgresql.frobnicate", "1")), "postgresql.frobnicate");
+  EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
+  EXPECT_NE(far.find("unknown key \"frobnicate\""), std::string::npos) << far;
+}
+
+TEST(ConfigRules, DuplicateKeysAreReported) {
+  std::string yaml = std::string(kMinimalYaml) + "ha: {ttl: 2s, ttl: 3s}\n";
+  expectProblem(yaml, "ha.ttl", "duplicate key");
+}
+
+TEST(ConfigRules, EveryProblemIsReportedAtOnce) {
+  std::string yaml = R"(scope: demo
+name: node1
+data_dir: relative/dir
+log_level: loud
+postgresql:
+  listen: localhost
+  parameters: {port: 5433}
+  authentication:
+    superuser: {password: ""}
+ha:
+  ttl: 500ms
+  fence_margin: 0
+  lop_wait: 1s
+tags:
+  failover_priority: -3
+)";
+  std::string message = errorsOf(yaml);
+  for (const char* path :
+       {"data_dir", "log_level", "postgresql.listen", "postgresql.parameters.port",
+        "postgresql.authentication.superuser.password",
+        "postgresql.authentication.replication.password", "ha.ttl", "ha.fence_margin",
+        "ha.lop_wait", "tags.failover_priority"}) {
+    lineFor(message, path);
+  }
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n') + 1, 10) << message;
+}
+
+TEST(ConfigRules, OneMistakeGivesOneMessage) {
+  // A bad ttl must not also make loop_wait/fence_margin complain against the default.
+  std::string ttl = errorsOf(withField("ha.ttl", "1s"));
+  EXPECT_EQ(std::count(ttl.begin(), ttl.end(), '\n'), 0) << ttl;
+  std::string name = errorsOf(withField("name", "'bad name'"));
+  EXPECT_EQ(std::count(name.begin(), name.end(), '\n'), 0) << name;
+  std::string listen = errorsOf(withField("postgresql.listen", "'0.0.0.0'"));
+  EXPECT_EQ(listen.find("connect_address"), std::string::npos) << listen;
+}
+
+}  // namespace
+}  // namespace keel
