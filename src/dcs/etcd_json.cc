@@ -439,7 +439,11 @@ std::optional<GatewayError> parseGatewayError(const json& body) {
   if (const json* nested = objectField(body, "error")) {
     e = nested;
   }
+  // Stream errors carry the gRPC code as "grpc_code".
   auto code = e->find("code");
+  if (code == e->end()) {
+    code = e->find("grpc_code");
+  }
   auto message = e->find("message");
   auto error = e->find("error");
   if (code == e->end() && (error == e->end() || !error->is_string())) {
