@@ -1,0 +1,41 @@
+#pragma once
+
+#include "api/backend.h"
+#include "ha/ha_loop.h"
+
+namespace keel::ha {
+
+// The agent's answers to the REST API: state from the HA loop's last cycle, operations as DCS
+// writes that the loops of the members carry out (switchover, failover, config) or as local
+// PostgreSQL work on the loop's worker thread (restart, reload, reinitialize).
+// Runs on the control-plane io_context.
+class AgentBackend final : public api::Backend {
+ public:
+  explicit AgentBackend(HaLoop& loop) : loop_(loop) {}
+
+  api::NodeSnapshot snapshot() const override;
+  boost::asio::awaitable<api::OpResult> switchover(api::SwitchoverRequest request) override;
+  boost::asio::awaitable<api::OpResult> cancelSwitchover() override;
+  boost::asio::awaitable<api::OpResult> failover(std::string candidate) override;
+  boost::asio::awaitable<api::OpResult> restart(api::RestartRequest request) override;
+  boost::asio::awaitable<api::OpResult> reload() override;
+  boost::asio::awaitable<api::OpResult> reinitialize(bool force) override;
+  boost::asio::awaitable<api::OpResult> patchConfig(nlohmann::json patch) override;
+  boost::asio::awaitable<api::OpResult> replaceConfig(nlohmann::json config) override;
+  boost::asio::awaitable<api::OpResult> setPaused(bool paused) override;
+
+ private:
+  boost::asio::awaitable<api::OpResult> requestLeaderChange(FailoverRequest request,
+                                                            const std::string& verb);
+  boost::asio::awaitable<api::OpResult> storeConfig(nlohmann::json config);
+
+  HaLoop& loop_;
+};
+
+// Checks a dynamic configuration document; returns one line per problem (empty when valid).
+std::vector<std::string> validateDynamicConfig(const nlohmann::json& config);
+
+// Parses "2026-11-23T15:33:59Z" / "...+01:00" / "....123Z" into epoch seconds.
+std::optional<double> parseIsoTime(const std::string& text);
+
+}  // namespace keel::ha

@@ -1,0 +1,209 @@
+#include "ha/cluster_view.h"
+
+namespace keel::ha {
+namespace {
+
+using json = nlohmann::json;
+
+template <typename T>
+void readField(const json& j, const char* key, T& out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    return;
+  }
+  try {
+    out = it->get<T>();
+  } catch (const json::exception&) {
+    // Keep the default: a field of the wrong type from another version is not fatal.
+  }
+}
+
+WalPosition readWal(const json& j, const char* key) {
+  std::string text;
+  readField(j, key, text);
+  auto p = WalPosition::parse(text);
+  return p ? *p : WalPosition{};
+}
+
+}  // namespace
+
+json MemberRecord::toJson() const {
+  json tags = json::object();
+  for (const auto& [k, v] : custom_tags) tags[k] = v;
+  if (nofailover) tags["nofailover"] = true;
+  if (noloadbalance) tags["noloadbalance"] = true;
+  tags["failover_priority"] = failover_priority;
+  return json{{"role", role},
+              {"state", state},
+              {"host", host},
+              {"port", port},
+              {"api_url", api_url},
+              {"wal_position", wal_position.str()},
+              {"timeline", timeline},
+              {"replication_state", replication_state},
+              {"upstream", upstream},
+              {"pending_restart", pending_restart},
+              {"system_identifier", std::to_string(system_identifier)},
+              {"tags", tags},
+              {"version", version}};
+}
+
+std::optional<MemberRecord> MemberRecord::fromJson(const std::string& name, const json& j) {
+  if (!j.is_object()) {
+    return std::nullopt;
+  }
+  MemberRecord m;
+  m.name = name;
+  readField(j, "role", m.role);
+  readField(j, "state", m.state);
+  readField(j, "host", m.host);
+  readField(j, "port", m.port);
+  readField(j, "api_url", m.api_url);
+  m.wal_position = readWal(j, "wal_position");
+  readField(j, "timeline", m.timeline);
+  readField(j, "replication_state", m.replication_state);
+  readField(j, "upstream", m.upstream);
+  readField(j, "pending_restart", m.pending_restart);
+  std::string sysid;
+  readField(j, "system_identifier", sysid);
+  try {
+    m.system_identifier = sysid.empty() ? 0 : std::stoull(sysid);
+  } catch (const std::exception&) {
+    m.system_identifier = 0;
+  }
+  readField(j, "version", m.version);
+  if (auto t = j.find("tags"); t != j.end() && t->is_object()) {
+    for (const auto& [k, v] : t->items()) {
+      if (k == "nofailover") {
+        m.nofailover = v.is_boolean() ? v.get<bool>() : v == "true";
+      } else if (k == "noloadbalance") {
+        m.noloadbalance = v.is_boolean() ? v.get<bool>() : v == "true";
+      } else if (k == "failover_priority") {
+        if (v.is_number_integer()) m.failover_priority = v.get<int>();
+      } else {
+        m.custom_tags[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      }
+    }
+  }
+  return m;
+}
+
+json FailoverRequest::toJson() const {
+  json j{{"requested_at", requested_at}};
+  if (!leader.empty()) j["leader"] = leader;
+  if (!candidate.empty()) j["candidate"] = candidate;
+  if (scheduled_at > 0) j["scheduled_at"] = scheduled_at;
+  if (!reason.empty()) j["reason"] = reason;
+  return j;
+}
+
+std::optional<FailoverRequest> FailoverRequest::fromJson(const json& j) {
+  if (!j.is_object()) {
+    return std::nullopt;
+  }
+  FailoverRequest f;
+  readField(j, "leader", f.leader);
+  readField(j, "candidate", f.candidate);
+  readField(j, "scheduled_at", f.scheduled_at);
+  readField(j, "requested_at", f.requested_at);
+  readField(j, "reason", f.reason);
+  return f;
+}
+
+json HistoryRecord::toJson() const {
+  return json{{"timeline", timeline}, {"lsn", lsn.str()},         {"reason", reason},
+              {"time", time},         {"old_leader", old_leader}, {"new_leader", new_leader},
+              {"kind", kind}};
+}
+
+std::optional<HistoryRecord> HistoryRecord::fromJson(const json& j) {
+  if (!j.is_object()) {
+    return std::nullopt;
+  }
+  HistoryRecord h;
+  readField(j, "timeline", h.timeline);
+  h.lsn = readWal(j, "lsn");
+  readField(j, "reason", h.reason);
+  readField(j, "time", h.time);
+  readField(j, "old_leader", h.old_leader);
+  readField(j, "new_leader", h.new_leader);
+  readField(j, "kind", h.kind);
+  return h;
+}
+
+bool ClusterView::paused() const {
+  auto it = config.find("pause");
+  return it != config.end() && it->is_boolean() && it->get<bool>();
+}
+
+const MemberRecord* ClusterView::member(const std::string& name) const {
+  auto it = members.find(name);
+  return it == members.end() ? nullptr : &it->second;
+}
+
+const MemberRecord* ClusterView::leaderMember() const {
+  return leader ? member(leader->name) : nullptr;
+}
+
+ClusterView decodeClusterView(const std::string& prefix, const std::vector<RawKey>& kvs,
+                              std::int64_t revision, std::vector<std::string>* problems) {
+  ClusterView v;
+  v.revision = revision;
+  auto problem = [&](const std::string& key, const std::string& what) {
+    if (problems) problems->push_back(key + ": " + what);
+  };
+  auto parse = [&](const RawKey& kv) -> std::optional<json> {
+    auto j = json::parse(kv.value, nullptr, false);
+    if (j.is_discarded()) {
+      problem(kv.key, "not valid JSON; ignored");
+      return std::nullopt;
+    }
+    return j;
+  };
+  const std::string members_prefix = prefix + keys::kMembers;
+  for (const auto& kv : kvs) {
+    if (kv.key.rfind(prefix, 0) != 0) {
+      continue;
+    }
+    std::string rel = kv.key.substr(prefix.size());
+    if (rel == keys::kInitialize) {
+      v.initialize = kv.value;
+    } else if (rel == keys::kLeader) {
+      v.leader = LeaderRecord{kv.value, kv.lease, kv.mod_revision};
+    } else if (rel == keys::kConfig) {
+      if (auto j = parse(kv); j && j->is_object()) v.config = *j;
+    } else if (rel == keys::kFailover) {
+      if (auto j = parse(kv)) {
+        if (auto f = FailoverRequest::fromJson(*j)) {
+          f->mod_revision = kv.mod_revision;
+          v.failover = *f;
+        }
+      }
+    } else if (rel == keys::kStatus) {
+      if (auto j = parse(kv); j && j->is_object()) {
+        std::string pos;
+        readField(*j, "optime", pos);
+        if (auto p = WalPosition::parse(pos)) v.last_leader_position = *p;
+      }
+    } else if (rel == keys::kHistory) {
+      v.history_mod_revision = kv.mod_revision;
+      if (auto j = parse(kv); j && j->is_array()) {
+        for (const auto& e : *j) {
+          if (auto h = HistoryRecord::fromJson(e)) v.history.push_back(*h);
+        }
+      }
+    } else if (kv.key.rfind(members_prefix, 0) == 0) {
+      std::string name = kv.key.substr(members_prefix.size());
+      if (auto j = parse(kv)) {
+        if (auto m = MemberRecord::fromJson(name, *j)) {
+          v.members[name] = *m;
+        } else {
+          problem(kv.key, "member record is not a JSON object; ignored");
+        }
+      }
+    }
+  }
+  return v;
+}
+
+}  // namespace keel::ha

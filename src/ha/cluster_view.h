@@ -1,0 +1,119 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/wal_position.h"
+
+namespace keel::ha {
+
+// The cluster as stored in the DCS under /keel/<scope>/, decoded. Pure data: the HA loop reads
+// it once per cycle and the decision core reasons about it.
+
+// members/<name>: what each member publishes about itself every cycle, attached to its lease.
+struct MemberRecord {
+  std::string name;
+  std::string role = "uninitialized";  // "primary", "replica", "uninitialized"
+  std::string state = "stopped";       // "running", "streaming", "starting", "stopped", ...
+  std::string host;                    // PostgreSQL connect address
+  std::uint16_t port = 0;
+  std::string api_url;                 // "http://host:port"
+  WalPosition wal_position;
+  int timeline = 0;
+  std::string replication_state;  // replicas: "streaming" when the WAL receiver streams
+  std::string upstream;           // replicas: member name it follows, if known
+  bool pending_restart = false;
+  std::uint64_t system_identifier = 0;
+  bool nofailover = false;
+  int failover_priority = 1;
+  bool noloadbalance = false;
+  std::map<std::string, std::string> custom_tags;
+  std::string version;
+
+  bool eligibleForFailover() const { return !nofailover && failover_priority > 0; }
+  nlohmann::json toJson() const;
+  // Lenient: unknown fields are ignored, missing ones keep defaults (other versions of Keel
+  // may publish more or less). Returns nullopt only when `j` is not an object.
+  static std::optional<MemberRecord> fromJson(const std::string& name, const nlohmann::json& j);
+};
+
+// leader: the member name, attached to the holder's lease.
+struct LeaderRecord {
+  std::string name;
+  std::int64_t lease = 0;
+  std::int64_t mod_revision = 0;
+};
+
+// failover: a requested switchover (leader set) or failover (leader unset).
+struct FailoverRequest {
+  std::string leader;            // empty for a failover
+  std::string candidate;         // empty: the healthiest eligible replica
+  double scheduled_at = 0;       // epoch seconds; 0: as soon as possible
+  double requested_at = 0;       // epoch seconds
+  std::string reason;            // "switchover requested through the API"
+  std::int64_t mod_revision = 0;
+
+  nlohmann::json toJson() const;
+  static std::optional<FailoverRequest> fromJson(const nlohmann::json& j);
+};
+
+// history: one element per leader change.
+struct HistoryRecord {
+  int timeline = 0;  // the new leader's timeline
+  WalPosition lsn;   // the old timeline's last position known
+  std::string reason;
+  double time = 0;
+  std::string old_leader;
+  std::string new_leader;
+  std::string kind;  // "failover", "switchover", "bootstrap"
+
+  nlohmann::json toJson() const;
+  static std::optional<HistoryRecord> fromJson(const nlohmann::json& j);
+};
+
+struct ClusterView {
+  std::int64_t revision = 0;
+  // initialize: absent = never bootstrapped; "" = a bootstrap is in progress; else the system
+  // identifier (decimal) of the cluster.
+  std::optional<std::string> initialize;
+  std::optional<LeaderRecord> leader;
+  std::map<std::string, MemberRecord> members;
+  std::optional<FailoverRequest> failover;
+  std::optional<WalPosition> last_leader_position;  // status: the leader's last published LSN
+  nlohmann::json config = nlohmann::json::object();  // dynamic configuration
+  std::vector<HistoryRecord> history;
+  std::int64_t history_mod_revision = 0;
+
+  bool paused() const;
+  const MemberRecord* member(const std::string& name) const;
+  const MemberRecord* leaderMember() const;
+};
+
+// DCS key layout under the scope prefix ("/keel/<scope>/").
+namespace keys {
+inline constexpr const char* kInitialize = "initialize";
+inline constexpr const char* kConfig = "config";
+inline constexpr const char* kLeader = "leader";
+inline constexpr const char* kMembers = "members/";
+inline constexpr const char* kHistory = "history";
+inline constexpr const char* kFailover = "failover";
+inline constexpr const char* kStatus = "status";
+}  // namespace keys
+
+struct RawKey {
+  std::string key;  // full key
+  std::string value;
+  std::int64_t mod_revision = 0;
+  std::int64_t lease = 0;
+};
+
+// Decodes every key under `prefix` into a view. Undecodable values are skipped and described in
+// `problems` (a member with a garbled record must not stop the others from failing over).
+ClusterView decodeClusterView(const std::string& prefix, const std::vector<RawKey>& kvs,
+                              std::int64_t revision, std::vector<std::string>* problems);
+
+}  // namespace keel::ha

@@ -1,0 +1,403 @@
+// The HA loop's actions: each carries out one Decision against PostgreSQL (on the worker
+// thread) and the DCS (on the control thread). A failed action logs what happened and leaves
+// the next cycle to decide again from what it then observes.
+#include <spdlog/spdlog.h>
+
+#include "common/async.h"
+#include "ha/ha_loop.h"
+
+namespace keel::ha {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using dcs::Compare;
+using dcs::Operation;
+
+namespace {
+
+std::string slotFor(const Config& c) { return pg::slotNameFor(c.name); }
+
+}  // namespace
+
+asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view,
+                                      const LocalState& local) {
+  const Config& c = *config_;
+  auto endpoint = [&](const std::string& member) -> std::optional<pg::PgEndpoint> {
+    const MemberRecord* m = view.member(member);
+    if (!m || m->host.empty() || m->port == 0) return std::nullopt;
+    return pg::PgEndpoint{m->host, m->port};
+  };
+  auto logFailure = [](const char* what, const auto& r) {
+    if (!r) spdlog::error("{} failed: {}", what, r.message());
+    return r.ok();
+  };
+
+  switch (d.action) {
+    case Action::none:
+    case Action::refuse:
+      co_return;
+    case Action::fence:
+      fenceNow(d.reason);
+      co_return;
+    case Action::bootstrap:
+      co_await bootstrap(view, local);
+      co_return;
+    case Action::acquire_leader:
+      co_await acquireLeader(view, local, d.reason);
+      co_return;
+    case Action::promote: {
+      auto r = co_await worker_.run([this] { return pg_.promote(); });
+      if (logFailure("promote", r)) upstream_.clear();
+      co_return;
+    }
+    case Action::start_primary: {
+      auto r = co_await worker_.run([this] { return pg_.startPrimary(); });
+      if (logFailure("starting PostgreSQL as primary", r)) upstream_.clear();
+      co_return;
+    }
+    case Action::start_standby: {
+      auto ep = d.target.empty() ? std::optional<pg::PgEndpoint>{} : endpoint(d.target);
+      if (!d.target.empty() && !ep) co_return;
+      pg::PgEndpoint upstream = ep.value_or(pg::PgEndpoint{});
+      auto r = co_await worker_.run(
+          [this, upstream, slot = slotFor(c)] { return pg_.startStandby(upstream, slot); });
+      if (logFailure("starting PostgreSQL as a standby", r)) upstream_ = d.target;
+      co_return;
+    }
+    case Action::follow: {
+      auto ep = endpoint(d.target);
+      if (!ep) co_return;
+      auto r = co_await worker_.run(
+          [this, ep = *ep, slot = slotFor(c)] { return pg_.followUpstream(ep, slot); });
+      if (logFailure("repointing the standby", r)) upstream_ = d.target;
+      co_return;
+    }
+    case Action::demote: {
+      spdlog::warn("demoting: {}", d.reason);
+      auto r = co_await worker_.run([this] {
+        auto s = pg_.stop(pg::Postgres::StopMode::fast);
+        if (!s) pg_.fence();
+        return 0;
+      });
+      (void)r;
+      upstream_.clear();
+      if (!d.target.empty()) {
+        co_await rejoin(view, d.target, true);
+      }
+      co_return;
+    }
+    case Action::rejoin:
+      co_await rejoin(view, d.target, false);
+      co_return;
+    case Action::clone: {
+      auto ep = endpoint(d.target);
+      if (!ep) co_return;
+      activity_ = "cloning";
+      co_await publish(LocalObservation{});
+      auto r = co_await worker_.run([this, ep = *ep, slot = slotFor(c)]() -> pg::PgResult<void> {
+        auto b = pg_.basebackup(ep, slot);
+        if (!b) return b;
+        return pg_.startStandby(ep, slot);
+      });
+      activity_.clear();
+      if (logFailure("cloning from the leader", r)) upstream_ = d.target;
+      co_return;
+    }
+    case Action::switchover:
+      co_await switchover(view, d.target, d.reason);
+      co_return;
+    case Action::clear_failover:
+      co_await clearFailover(view, d.reason);
+      co_return;
+    case Action::release_leader:
+      co_await releaseLeader();
+      co_return;
+  }
+}
+
+asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalState& local) {
+  const std::string init_key = key(keys::kInitialize);
+  const std::string leader_key = key(keys::kLeader);
+  dcs::Txn claim;
+  claim.compare.push_back(view.initialize ? Compare::valueIs(init_key, "")
+                                          : Compare::absent(init_key));
+  claim.compare.push_back(Compare::absent(leader_key));
+  claim.success.push_back(Operation::put(init_key, ""));
+  claim.success.push_back(Operation::put(leader_key, config_->name, local.lease));
+  auto r = co_await dcs_.txn(claim);
+  if (!r || !r->succeeded) {
+    if (!r) spdlog::warn("cannot claim the bootstrap: {}", r.message());
+    co_return;
+  }
+  bool adopt = local.data_initialized;
+  spdlog::info(adopt ? "bootstrap: adopting the existing data directory"
+                     : "bootstrap: initializing a new cluster");
+  activity_ = "bootstrapping";
+  co_await publish(LocalObservation{});
+  auto result = co_await worker_.run([this, adopt]() -> pg::PgResult<std::uint64_t> {
+    if (!adopt) {
+      if (auto i = pg_.initdb(); !i) return i.failure();
+    }
+    if (pg_.running()) {
+      auto st = pg_.status();
+      if (st && st->in_recovery) {
+        if (auto p = pg_.promote(); !p) return p.failure();
+      }
+    } else if (auto s = pg_.startPrimary(); !s) {
+      return s.failure();
+    }
+    if (auto roles = pg_.createRoles(); !roles) return roles.failure();
+    auto st = pg_.status();
+    if (!st) return st.failure();
+    return st->system_identifier;
+  });
+  activity_.clear();
+  if (!result) {
+    spdlog::error("bootstrap failed: {}; releasing the claim so it can be retried",
+                  result.message());
+    dcs::Txn undo;
+    undo.compare.push_back(Compare::valueIs(init_key, ""));
+    undo.success.push_back(Operation::del(init_key));
+    undo.success.push_back(Operation::del(leader_key));
+    co_await dcs_.txn(undo);
+    co_return;
+  }
+  auto put = co_await dcs_.put(init_key, std::to_string(*result));
+  if (!put) {
+    spdlog::error("cannot record the system identifier: {}", put.message());
+    co_return;
+  }
+  upstream_.clear();
+  lease_.setServingPrimary(true);
+  spdlog::info("bootstrap complete: system identifier {}", *result);
+  HistoryRecord h{.timeline = 1,
+                  .reason = adopt ? "bootstrap from existing data" : "bootstrap",
+                  .time = wallClockSeconds(),
+                  .new_leader = config_->name,
+                  .kind = "bootstrap"};
+  co_await appendHistory(h);
+}
+
+asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const LocalState& local,
+                                            const std::string& reason) {
+  dcs::Txn t;
+  t.compare.push_back(Compare::absent(key(keys::kLeader)));
+  t.success.push_back(Operation::put(key(keys::kLeader), config_->name, local.lease));
+  auto r = co_await dcs_.txn(t);
+  if (!r) {
+    spdlog::warn("cannot take the leader lock: {}", r.message());
+    co_return false;
+  }
+  if (!r->succeeded) {
+    spdlog::info("another member took the leader lock first");
+    co_return false;
+  }
+  spdlog::warn("took the leader lock: {}", reason);
+  bool requested = view.failover && view.failover->candidate == config_->name;
+  std::string old_leader = requested && !view.failover->leader.empty() ? view.failover->leader
+                                                                        : last_seen_leader_;
+  WalPosition before = local.wal_position;
+  if (local.in_recovery) {
+    auto p = co_await worker_.run([this] { return pg_.promote(); });
+    if (!p) {
+      // Keep the lock: the next cycle retries promote (or start_primary if it went down);
+      // releasing would only start another election with the same outcome.
+      spdlog::error("promote failed: {}", p.message());
+      co_return true;
+    }
+  }
+  lease_.setServingPrimary(true);
+  upstream_.clear();
+  spdlog::warn("promoted: this member is now the primary");
+  auto st = co_await worker_.run([this] { return pg_.status(); });
+  HistoryRecord h{.timeline = st ? st->timeline : local.timeline + 1,
+                  .lsn = before,
+                  .reason = reason,
+                  .time = wallClockSeconds(),
+                  .old_leader = old_leader,
+                  .new_leader = config_->name,
+                  .kind = requested && !view.failover->leader.empty() ? "switchover" : "failover"};
+  if (view.failover) {
+    dcs::Txn clear;
+    clear.compare.push_back(Compare::modRevisionIs(key(keys::kFailover),
+                                                   view.failover->mod_revision));
+    clear.success.push_back(Operation::del(key(keys::kFailover)));
+    co_await dcs_.txn(clear);
+  }
+  co_await appendHistory(h);
+  co_return true;
+}
+
+asio::awaitable<void> HaLoop::appendHistory(HistoryRecord record) {
+  auto cur = co_await dcs_.get(key(keys::kHistory));
+  if (!cur) {
+    pending_history_ = record;
+    co_return;
+  }
+  json arr = json::array();
+  std::int64_t rev = 0;
+  if (!cur->kvs.empty()) {
+    rev = cur->kvs.front().mod_revision;
+    auto j = json::parse(cur->kvs.front().value, nullptr, false);
+    if (j.is_array()) arr = j;
+  }
+  arr.push_back(record.toJson());
+  dcs::Txn t;
+  t.compare.push_back(rev == 0 ? Compare::absent(key(keys::kHistory))
+                               : Compare::modRevisionIs(key(keys::kHistory), rev));
+  t.success.push_back(Operation::put(key(keys::kHistory), arr.dump()));
+  auto r = co_await dcs_.txn(t);
+  if (r && r->succeeded) {
+    pending_history_.reset();
+  } else {
+    pending_history_ = record;  // retried by the leader's next cycle
+  }
+}
+
+asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string& leader,
+                                     bool was_running_primary) {
+  const MemberRecord* lm = view.member(leader);
+  if (!lm || lm->host.empty()) co_return;
+  pg::PgEndpoint source{lm->host, lm->port};
+  const Config& c = *config_;
+  bool leader_is_me = view.leader && view.leader->name == c.name;
+  activity_ = "rewinding";
+  co_await publish(LocalObservation{.data_initialized = true});
+  auto r = co_await worker_.run([this, source, leader_timeline = lm->timeline, leader_is_me,
+                                 was_running_primary, &c]() -> pg::PgResult<std::string> {
+    auto cd = pg_.controlData();
+    if (!cd) return cd.failure();
+    bool need_rewind = true;
+    if (cd->cleanly_shut_down() && !was_running_primary) {
+      // A clean shutdown (switchover) needs no rewind when our last checkpoint comes before
+      // the point where the leader's timeline forked from ours.
+      auto hist = pg_.timelineHistory(source, leader_timeline);
+      if (hist) {
+        for (const auto& [tl, switch_lsn] : *hist) {
+          if (tl == cd->timeline) {
+            need_rewind = cd->checkpoint_location >= switch_lsn;
+            break;
+          }
+        }
+        if (leader_timeline == cd->timeline) need_rewind = false;
+      }
+    }
+    if (need_rewind) {
+      if (!c.postgresql.use_pg_rewind) {
+        return fail(pg::PgErrc::refused,
+                    "this former primary needs pg_rewind, but postgresql.use_pg_rewind is off");
+      }
+      auto rw = pg_.rewind(source);
+      if (!rw) {
+        if (!c.postgresql.reclone_on_rewind_failure || leader_is_me) {
+          return fail(pg::PgErrc::command_failed,
+                      "pg_rewind failed and re-cloning is off: " + rw.message());
+        }
+        spdlog::warn("pg_rewind failed ({}); re-cloning from the leader", rw.message());
+        if (auto rm = pg_.removeDataDirectory(); !rm) return rm.failure();
+        if (auto b = pg_.basebackup(source, pg::slotNameFor(c.name)); !b) return b.failure();
+        return std::string("re-cloned");
+      }
+    }
+    auto s = pg_.startStandby(source, pg::slotNameFor(c.name));
+    if (!s) return s.failure();
+    return std::string(need_rewind ? "rewound" : "no rewind needed");
+  });
+  activity_.clear();
+  if (r) {
+    spdlog::info("rejoined as a replica of {} ({})", leader, *r);
+    upstream_ = leader;
+  } else {
+    spdlog::error("rejoining {} failed: {}", leader, r.message());
+  }
+}
+
+asio::awaitable<void> HaLoop::clearFailover(const ClusterView& view, const std::string& reason) {
+  if (!view.failover) co_return;
+  spdlog::warn("{}", reason);
+  dcs::Txn t;
+  t.compare.push_back(Compare::modRevisionIs(key(keys::kFailover), view.failover->mod_revision));
+  t.success.push_back(Operation::del(key(keys::kFailover)));
+  co_await dcs_.txn(t);
+}
+
+asio::awaitable<void> HaLoop::releaseLeader() {
+  auto ls = lease_.state();
+  lease_.setServingPrimary(false);
+  dcs::Txn t;
+  t.compare.push_back(Compare::valueIs(key(keys::kLeader), config_->name));
+  t.compare.push_back(Compare::leaseIs(key(keys::kLeader), ls.lease));
+  t.success.push_back(Operation::del(key(keys::kLeader)));
+  auto r = co_await dcs_.txn(t);
+  if (!r) spdlog::warn("cannot release the leader lock: {}", r.message());
+}
+
+// Planned switchover, run by the leader: checkpoint, stop writes with a clean shutdown (whose
+// final checkpoint the walsenders send to every connected standby), wait until the candidate
+// has replayed past it, then release the lock. The failover key still names the candidate, so
+// it alone takes the lock and promotes; no acknowledged write can be lost.
+asio::awaitable<void> HaLoop::switchover(const ClusterView& view, const std::string& candidate,
+                                         const std::string& reason) {
+  const MemberRecord* cm = view.member(candidate);
+  if (!cm) {
+    co_await clearFailover(view, "switchover cancelled: candidate " + candidate + " is gone");
+    co_return;
+  }
+  spdlog::warn("switchover to {}: {}", candidate, reason);
+  co_await worker_.run([this] {
+    auto r = pg_.checkpoint();
+    if (!r) spdlog::warn("checkpoint before switchover failed: {}", r.message());
+    return 0;
+  });
+  lease_.setServingPrimary(false);
+  auto stopped = co_await worker_.run([this]() -> pg::PgResult<pg::ControlData> {
+    if (auto s = pg_.stop(pg::Postgres::StopMode::fast); !s) return s.failure();
+    return pg_.controlData();
+  });
+  auto abort = [&](std::string why) -> asio::awaitable<void> {
+    spdlog::error("switchover to {} aborted: {}; staying the leader", candidate, why);
+    auto s = co_await worker_.run([this] { return pg_.startPrimary(); });
+    if (s) {
+      lease_.setServingPrimary(true);
+    } else {
+      spdlog::error("restarting PostgreSQL as primary failed: {}", s.message());
+    }
+    co_await clearFailover(view, "switchover to " + candidate + " aborted: " + why);
+  };
+  if (!stopped) {
+    co_await abort("PostgreSQL did not stop cleanly: " + stopped.message());
+    co_return;
+  }
+  WalPosition final_lsn = stopped->checkpoint_location;
+  spdlog::info("switchover: primary stopped at {}; waiting for {} to replay it", final_lsn.str(),
+               candidate);
+  auto deadline = clock_.now() + std::chrono::seconds(30);
+  bool caught_up = false;
+  while (clock_.now() < deadline) {
+    auto pos = co_await prober_.replayPosition(*cm, std::chrono::milliseconds(1000));
+    if (pos && *pos > final_lsn) {
+      caught_up = true;
+      break;
+    }
+    co_await sleepFor(std::chrono::milliseconds(50));
+  }
+  if (!caught_up) {
+    co_await abort("candidate did not replay the final WAL position " + final_lsn.str() +
+                   " within 30 s");
+    co_return;
+  }
+  auto ls = lease_.state();
+  dcs::Txn t;
+  t.compare.push_back(Compare::valueIs(key(keys::kLeader), config_->name));
+  t.compare.push_back(Compare::leaseIs(key(keys::kLeader), ls.lease));
+  t.success.push_back(Operation::del(key(keys::kLeader)));
+  auto r = co_await dcs_.txn(t);
+  if (!r || !r->succeeded) {
+    co_await abort(r ? "the leader lock changed hands during the switchover"
+                     : "cannot release the leader lock: " + r.message());
+    co_return;
+  }
+  spdlog::warn("switchover: leader lock released for {}", candidate);
+}
+
+}  // namespace keel::ha

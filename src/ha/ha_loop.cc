@@ -1,0 +1,442 @@
+#include "ha/ha_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "common/async.h"
+
+namespace keel::ha {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+HaLoop::HaLoop(std::shared_ptr<const Config> config, dcs::Dcs& dcs, pg::Postgres& postgres,
+               PeerProber& prober, const Clock& clock)
+    : config_(std::move(config)),
+      dcs_(dcs),
+      pg_(postgres),
+      prober_(prober),
+      clock_(clock),
+      lease_(dcs, clock, config_->ha.ttl, config_->ha.fence_margin,
+             [this](std::string why) { fenceNow(why); }) {}
+
+HaLoop::~HaLoop() = default;
+
+void HaLoop::fenceNow(const std::string& why) {
+  // Runs on the control thread (watchdog) or in a cycle; Postgres::fence is thread-safe.
+  spdlog::error("fencing: {}; PostgreSQL killed so it accepts no more writes", why);
+  pg_.fence();
+  lease_.setServingPrimary(false);
+  std::lock_guard lock(mu_);
+  fenced_ = true;
+}
+
+void HaLoop::stop() {
+  stopping_ = true;
+  lease_.stop();
+}
+
+asio::awaitable<void> HaLoop::run() {
+  using namespace asio::experimental::awaitable_operators;
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, lease_.runRenewals(), asio::detached);
+  asio::co_spawn(ex, lease_.runWatchdog(), asio::detached);
+  spdlog::info("member {} of cluster {} starting; DCS {}", config_->name, config_->scope,
+               dcs_.describe());
+  while (!stopping_) {
+    std::int64_t revision = 0;
+    try {
+      co_await cycle();
+      std::lock_guard lock(mu_);
+      revision = view_ ? view_->revision : 0;
+    } catch (const std::exception& e) {
+      spdlog::error("HA cycle failed: {}", e.what());
+    }
+    if (stopping_) break;
+    co_await waitForChange(revision);
+  }
+}
+
+asio::awaitable<void> HaLoop::waitForChange(std::int64_t revision) {
+  auto deadline = clock_.now() + config_->ha.loop_wait;
+  if (revision == 0) {
+    co_await sleepFor(config_->ha.loop_wait);
+    co_return;
+  }
+  const std::string prefix = config_->dcs_prefix();
+  const std::string own_member = key(keys::kMembers) + config_->name;
+  const std::string members = key(keys::kMembers);
+  std::int64_t next = revision + 1;
+  while (!stopping_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now());
+    if (left.count() <= 0) co_return;
+    auto w = co_await dcs_.watch(prefix, next, left);
+    if (!w) {
+      // The DCS is unreachable; the cycle reports it. Do not spin.
+      auto rest = deadline - clock_.now();
+      if (rest.count() > 0) co_await sleepFor(rest);
+      co_return;
+    }
+    if (w->compacted) co_return;
+    for (const auto& ev : w->events) {
+      const std::string& k = ev.kv.key;
+      if (k == own_member || k == key(keys::kStatus) || k == key(keys::kHistory)) continue;
+      // Another member's routine status update is not worth a cycle; joins and departures are.
+      if (k.rfind(members, 0) == 0 && ev.type == dcs::WatchEvent::Type::put &&
+          ev.kv.version > 1) {
+        continue;
+      }
+      co_return;
+    }
+    next = w->revision + 1;
+  }
+}
+
+asio::awaitable<std::optional<ClusterView>> HaLoop::readView() {
+  auto r = co_await dcs_.get(config_->dcs_prefix(), true);
+  if (!r) {
+    std::lock_guard lock(mu_);
+    if (dcs_error_ != r.message()) spdlog::warn("cannot read the cluster state: {}", r.message());
+    dcs_error_ = r.message();
+    co_return std::nullopt;
+  }
+  std::vector<RawKey> raw;
+  raw.reserve(r->kvs.size());
+  for (auto& kv : r->kvs) {
+    raw.push_back(RawKey{kv.key, kv.value, kv.mod_revision, kv.lease});
+  }
+  std::vector<std::string> problems;
+  ClusterView view = decodeClusterView(config_->dcs_prefix(), raw, r->revision, &problems);
+  for (const auto& p : problems) spdlog::warn("DCS: {}", p);
+  {
+    std::lock_guard lock(mu_);
+    if (!dcs_error_.empty()) spdlog::info("DCS reachable again");
+    dcs_error_.clear();
+  }
+  co_return view;
+}
+
+asio::awaitable<LocalObservation> HaLoop::observe() {
+  co_return co_await worker_.run([this] {
+    LocalObservation obs;
+    obs.data_initialized = pg_.initialized();
+    obs.running = pg_.running();
+    if (obs.running) {
+      auto st = pg_.status();
+      if (st) {
+        obs.status = *st;
+      } else {
+        obs.error = st.message();
+      }
+    } else if (obs.data_initialized) {
+      auto cd = pg_.controlData();
+      if (cd) {
+        obs.control = *cd;
+      } else {
+        obs.error = cd.message();
+      }
+    }
+    return obs;
+  });
+}
+
+LocalState HaLoop::localState(const LocalObservation& obs) const {
+  LocalState l;
+  l.name = config_->name;
+  l.data_initialized = obs.data_initialized;
+  // A postmaster that does not answer queries cannot be compared or promoted: treat it as not
+  // running for decisions (it is still fenced by the watchdog if it was a primary).
+  l.pg_running = obs.running && obs.status.has_value();
+  if (obs.status) {
+    l.in_recovery = obs.status->in_recovery;
+    l.wal_position = obs.status->wal_position();
+    l.timeline = obs.status->timeline;
+    l.system_identifier = obs.status->system_identifier;
+  } else if (obs.control) {
+    l.in_recovery = true;
+    l.stopped_as_primary = obs.control->cluster_state == "in production" ||
+                           obs.control->cluster_state == "shut down";
+    l.wal_position = obs.control->checkpoint_location;
+    l.timeline = obs.control->timeline;
+    l.system_identifier = obs.control->system_identifier;
+  }
+  l.upstream = upstream_;
+  auto ls = lease_.state();
+  l.lease = ls.lease;
+  l.last_renewal_sent = ls.last_renewal_sent;
+  l.nofailover = config_->tags.nofailover;
+  l.failover_priority = config_->tags.failover_priority;
+  {
+    std::lock_guard lock(mu_);
+    l.fenced = fenced_;
+  }
+  return l;
+}
+
+asio::awaitable<void> HaLoop::cycle() {
+  auto view = co_await readView();
+  LocalObservation obs = co_await observe();
+  if (!view) {
+    // Without the DCS nothing may change; the watchdog fences a primary whose lease lapses.
+    std::lock_guard lock(mu_);
+    last_obs_ = obs;
+    last_loop_epoch_ = wallClockSeconds();
+    co_return;
+  }
+  LocalState local = localState(obs);
+  lease_.setPaused(view->paused());
+
+  std::vector<PeerProbe> peers;
+  if (!view->leader && view->initialize && local.pg_running) {
+    std::vector<MemberRecord> others;
+    for (const auto& [name, m] : view->members) {
+      if (name != config_->name && !m.api_url.empty()) others.push_back(m);
+    }
+    peers = co_await prober_.probe(std::move(others), std::chrono::milliseconds(500));
+  }
+  DecisionInput in{.view = *view,
+                   .local = local,
+                   .peers = peers,
+                   .now = clock_.now(),
+                   .now_epoch = wallClockSeconds(),
+                   .ttl = config_->ha.ttl,
+                   .fence_margin = config_->ha.fence_margin,
+                   .maximum_lag_on_failover = config_->ha.maximum_lag_on_failover};
+  if (auto it = view->config.find("maximum_lag_on_failover");
+      it != view->config.end() && it->is_number_unsigned()) {
+    in.maximum_lag_on_failover = it->get<std::uint64_t>();
+  }
+  Decision d = decide(in);
+  if (d.reason != last_reason_) {
+    spdlog::info("{} ({})", d.reason, toString(d.action));
+    last_reason_ = d.reason;
+  }
+  if (view->leader && view->leader->name != config_->name) {
+    last_seen_leader_ = view->leader->name;
+  }
+  {
+    std::lock_guard lock(mu_);
+    view_ = *view;
+    last_obs_ = obs;
+    last_decision_ = d;
+  }
+  co_await execute(d, *view, local);
+
+  // Re-observe after an action that changed PostgreSQL, so what we publish is current.
+  if (d.action != Action::none) {
+    obs = co_await observe();
+  }
+  bool serving = holdsLeaderLock(in) || d.action == Action::acquire_leader;
+  serving = serving && obs.status && !obs.status->in_recovery;
+  if (d.action == Action::fence || d.action == Action::demote ||
+      d.action == Action::release_leader || d.action == Action::switchover) {
+    serving = false;
+  }
+  lease_.setServingPrimary(serving);
+  if (obs.running) {
+    std::lock_guard lock(mu_);
+    fenced_ = false;
+  }
+  co_await publish(obs);
+  if (serving) {
+    co_await leaderHousekeeping(*view, obs);
+  }
+  co_await applyDynamicConfig(*view);
+  std::lock_guard lock(mu_);
+  last_obs_ = obs;
+  last_loop_epoch_ = wallClockSeconds();
+}
+
+MemberRecord HaLoop::memberRecord(const LocalObservation& obs) const {
+  MemberRecord m;
+  m.name = config_->name;
+  m.host = config_->postgresql.connect_address.host;
+  m.port = config_->postgresql.connect_address.port;
+  m.api_url = "http://" + config_->restapi.connect_address.str();
+  m.nofailover = config_->tags.nofailover;
+  m.failover_priority = config_->tags.failover_priority;
+  m.noloadbalance = config_->tags.noloadbalance;
+  m.custom_tags = config_->tags.custom;
+  m.version = KEEL_VERSION;
+  bool fenced;
+  {
+    std::lock_guard lock(mu_);
+    fenced = fenced_;
+  }
+  if (!obs.data_initialized) {
+    m.role = "uninitialized";
+    m.state = activity_.empty() ? "stopped" : activity_;
+    return m;
+  }
+  if (obs.status) {
+    const auto& s = *obs.status;
+    m.role = s.in_recovery ? "replica" : "primary";
+    m.wal_position = s.wal_position();
+    m.timeline = s.timeline;
+    m.system_identifier = s.system_identifier;
+    m.pending_restart = s.pending_restart;
+    m.replication_state = s.in_recovery ? s.wal_receiver_state : "";
+    m.state = s.in_recovery && s.wal_receiver_state == "streaming" ? "streaming" : "running";
+    m.upstream = s.in_recovery ? upstream_ : "";
+  } else {
+    m.role = "replica";
+    if (obs.control) {
+      m.wal_position = obs.control->checkpoint_location;
+      m.timeline = obs.control->timeline;
+      m.system_identifier = obs.control->system_identifier;
+      if (obs.control->cluster_state == "in production" ||
+          obs.control->cluster_state == "shut down") {
+        m.role = "primary";
+      }
+    }
+    m.state = obs.running ? "starting" : (fenced ? "fenced" : "stopped");
+  }
+  if (!activity_.empty()) m.state = activity_;
+  return m;
+}
+
+asio::awaitable<void> HaLoop::publish(const LocalObservation& obs) {
+  auto ls = lease_.state();
+  if (ls.lease == 0) co_return;
+  std::string value = memberRecord(obs).toJson().dump();
+  std::string stamp = std::to_string(ls.lease) + value;
+  if (stamp == published_member_) co_return;
+  auto r = co_await dcs_.put(key(keys::kMembers) + config_->name, value, ls.lease);
+  if (r) {
+    published_member_ = stamp;
+  } else {
+    spdlog::warn("cannot publish member state: {}", r.message());
+  }
+}
+
+asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
+                                                 const LocalObservation& obs) {
+  if (obs.status) {
+    std::string value = json{{"optime", obs.status->write_lsn.str()},
+                             {"timeline", obs.status->timeline},
+                             {"leader", config_->name}}
+                            .dump();
+    if (value != published_status_) {
+      auto r = co_await dcs_.put(key(keys::kStatus), value);
+      if (r) published_status_ = value;
+    }
+  }
+  if (pending_history_) {
+    co_await appendHistory(*pending_history_);
+  }
+  // One physical replication slot per other member. Slots of members that vanished are kept
+  // for a grace period (they may be restarting) and then dropped so they do not hold WAL.
+  std::set<std::string> wanted;
+  for (const auto& [name, m] : view.members) {
+    if (name != config_->name) wanted.insert(pg::slotNameFor(name));
+  }
+  auto now = clock_.now();
+  auto grace = std::chrono::minutes(30);
+  auto to_drop = std::make_shared<std::vector<std::string>>();
+  auto existing = co_await worker_.run([this] { return pg_.slots(); });
+  if (!existing) {
+    spdlog::warn("cannot list replication slots: {}", existing.message());
+    co_return;
+  }
+  std::set<std::string> have;
+  for (const auto& s : *existing) {
+    have.insert(s.name);
+    if (wanted.count(s.name)) {
+      slot_grace_.erase(s.name);
+      continue;
+    }
+    auto [it, inserted] = slot_grace_.emplace(s.name, now);
+    if (!s.active && now - it->second > grace) to_drop->push_back(s.name);
+  }
+  std::vector<std::string> to_create;
+  for (const auto& w : wanted) {
+    if (!have.count(w)) to_create.push_back(w);
+  }
+  if (to_create.empty() && to_drop->empty()) co_return;
+  co_await worker_.run([this, to_create, to_drop] {
+    for (const auto& s : to_create) {
+      auto r = pg_.createSlot(s);
+      if (r) {
+        spdlog::info("created replication slot {}", s);
+      } else {
+        spdlog::warn("cannot create replication slot {}: {}", s, r.message());
+      }
+    }
+    for (const auto& s : *to_drop) {
+      auto r = pg_.dropSlot(s);
+      if (r) spdlog::info("dropped replication slot {} of a departed member", s);
+    }
+    return 0;
+  });
+  for (const auto& s : *to_drop) slot_grace_.erase(s);
+}
+
+asio::awaitable<void> HaLoop::applyDynamicConfig(const ClusterView& view) {
+  json wanted = json::object();
+  if (auto pgc = view.config.find("postgresql"); pgc != view.config.end() && pgc->is_object()) {
+    if (auto p = pgc->find("parameters"); p != pgc->end() && p->is_object()) wanted = *p;
+  }
+  if (wanted == applied_parameters_) co_return;
+  {
+    std::lock_guard lock(mu_);
+    if (!last_obs_.status && !(last_obs_.running)) co_return;  // applied once running
+  }
+  std::map<std::string, std::optional<std::string>> changes;
+  json before = applied_parameters_.is_object() ? applied_parameters_ : json::object();
+  for (const auto& [k, v] : wanted.items()) {
+    std::string text = v.is_string() ? v.get<std::string>()
+                       : v.is_boolean() ? (v.get<bool>() ? "on" : "off")
+                                        : v.dump();
+    if (!before.contains(k) || before[k] != v) changes[k] = text;
+  }
+  for (const auto& [k, v] : before.items()) {
+    if (!wanted.contains(k)) changes[k] = std::nullopt;
+  }
+  auto r = co_await worker_.run([this, changes] { return pg_.alterSystem(changes); });
+  if (r) {
+    spdlog::info("applied {} cluster-wide PostgreSQL parameter change(s)", changes.size());
+    applied_parameters_ = wanted;
+  } else {
+    spdlog::warn("cannot apply cluster-wide PostgreSQL parameters: {}", r.message());
+  }
+}
+
+std::optional<ClusterView> HaLoop::lastView() const {
+  std::lock_guard lock(mu_);
+  return view_;
+}
+
+std::string HaLoop::lastDecisionReason() const {
+  std::lock_guard lock(mu_);
+  return last_decision_.reason;
+}
+
+std::optional<pg::PgEndpoint> HaLoop::endpointOf(const std::string& member) const {
+  std::lock_guard lock(mu_);
+  if (!view_) return std::nullopt;
+  const MemberRecord* m = view_->member(member);
+  if (!m || m->host.empty() || m->port == 0) return std::nullopt;
+  return pg::PgEndpoint{m->host, m->port};
+}
+
+asio::awaitable<void> HaLoop::shutdown() {
+  stop();
+  spdlog::info("shutting down: stopping PostgreSQL and releasing the lease");
+  lease_.setServingPrimary(false);
+  co_await worker_.run([this] {
+    if (pg_.running()) {
+      auto r = pg_.stop(pg::Postgres::StopMode::fast);
+      if (!r) spdlog::warn("PostgreSQL did not stop cleanly: {}", r.message());
+    }
+    return 0;
+  });
+  co_await dcs_.del(key(keys::kMembers) + config_->name);
+  co_await lease_.revoke();
+}
+
+}  // namespace keel::ha

@@ -1,0 +1,133 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/backend.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "dcs/dcs.h"
+#include "ha/cluster_view.h"
+#include "ha/decision.h"
+#include "ha/lease_keeper.h"
+#include "ha/pg_worker.h"
+#include "pg/postgres.h"
+
+namespace keel::ha {
+
+// Reads other members' state through their REST API (GET /patroni) when the leader lock is
+// free, so an election compares fresh WAL positions, not ones published a cycle ago.
+class PeerProber {
+ public:
+  virtual ~PeerProber() = default;
+  virtual boost::asio::awaitable<std::vector<PeerProbe>> probe(
+      std::vector<MemberRecord> members, std::chrono::milliseconds timeout) = 0;
+  // A candidate's replay position, for switchover: nullopt when it cannot be read.
+  virtual boost::asio::awaitable<std::optional<WalPosition>> replayPosition(
+      MemberRecord member, std::chrono::milliseconds timeout) = 0;
+};
+
+// What the local PostgreSQL looked like at the start of a cycle (read on the worker thread).
+struct LocalObservation {
+  bool data_initialized = false;
+  bool running = false;
+  std::optional<pg::PgStatus> status;        // when running and readable
+  std::optional<pg::ControlData> control;    // when stopped and initialized
+  std::string error;                         // why status could not be read
+};
+
+// The HA loop of one member. All methods except snapshot() run on the control-plane
+// io_context thread; PostgreSQL work goes through the PgWorker.
+class HaLoop {
+ public:
+  HaLoop(std::shared_ptr<const Config> config, dcs::Dcs& dcs, pg::Postgres& postgres,
+         PeerProber& prober, const Clock& clock);
+  ~HaLoop();
+
+  // Runs until stop(): the lease keeper, the fence watchdog and the cycle.
+  boost::asio::awaitable<void> run();
+  void stop();
+  // Clean shutdown: stop PostgreSQL (fast), delete our member key and release the leader
+  // lock by revoking the lease, so the others elect at once instead of waiting for the TTL.
+  boost::asio::awaitable<void> shutdown();
+
+  // Thread-safe copy of what the API serves.
+  api::NodeSnapshot snapshot() const;
+
+  // Used by the API backend (control-plane thread).
+  dcs::Dcs& dcs() { return dcs_; }
+  PgWorker& worker() { return worker_; }
+  pg::Postgres& postgres() { return pg_; }
+  const Config& config() const { return *config_; }
+  std::string key(const std::string& rel) const { return config_->dcs_prefix() + rel; }
+  std::optional<ClusterView> lastView() const;
+  std::string lastDecisionReason() const;
+  // Upstream bookkeeping for restarts done by the API backend.
+  std::string currentUpstream() const { return upstream_; }
+  PgWorker& pgWorker() { return worker_; }
+  std::optional<pg::PgEndpoint> endpointOf(const std::string& member) const;
+
+ private:
+  boost::asio::awaitable<void> cycle();
+  boost::asio::awaitable<void> waitForChange(std::int64_t revision);
+  boost::asio::awaitable<std::optional<ClusterView>> readView();
+  LocalState localState(const LocalObservation& obs) const;
+  boost::asio::awaitable<void> execute(const Decision& d, const ClusterView& view,
+                                       const LocalState& local);
+  boost::asio::awaitable<void> publish(const LocalObservation& obs);
+  boost::asio::awaitable<LocalObservation> observe();
+  MemberRecord memberRecord(const LocalObservation& obs) const;
+  boost::asio::awaitable<void> leaderHousekeeping(const ClusterView& view,
+                                                  const LocalObservation& obs);
+  boost::asio::awaitable<void> applyDynamicConfig(const ClusterView& view);
+
+  // Actions (ha_actions.cc).
+  boost::asio::awaitable<void> bootstrap(const ClusterView& view, const LocalState& local);
+  boost::asio::awaitable<bool> acquireLeader(const ClusterView& view, const LocalState& local,
+                                             const std::string& reason);
+  boost::asio::awaitable<void> rejoin(const ClusterView& view, const std::string& leader,
+                                      bool was_running_primary);
+  boost::asio::awaitable<void> switchover(const ClusterView& view, const std::string& candidate,
+                                          const std::string& reason);
+  boost::asio::awaitable<void> clearFailover(const ClusterView& view, const std::string& reason);
+  boost::asio::awaitable<void> appendHistory(HistoryRecord record);
+  boost::asio::awaitable<void> releaseLeader();
+  void fenceNow(const std::string& why);
+
+  std::shared_ptr<const Config> config_;
+  dcs::Dcs& dcs_;
+  pg::Postgres& pg_;
+  PeerProber& prober_;
+  const Clock& clock_;
+  PgWorker worker_;
+  LeaseKeeper lease_;
+
+  // Control-thread state.
+  bool stopping_ = false;
+  std::string upstream_;            // member our standby follows, as we configured it
+  std::string last_reason_;
+  std::string last_seen_leader_;    // for history: who led before a change
+  std::optional<HistoryRecord> pending_history_;
+  nlohmann::json applied_parameters_ = nullptr;
+  std::string published_member_;   // last JSON we wrote for our member key
+  std::string published_status_;
+  std::map<std::string, SteadyTime> slot_grace_;  // slots of vanished members, first seen gone
+  std::string activity_;  // long action under way ("cloning", "rewinding"), published as state
+
+  mutable std::mutex mu_;  // guards the fields below, read by snapshot() from other threads
+  std::optional<ClusterView> view_;
+  LocalObservation last_obs_;
+  Decision last_decision_;
+  double last_loop_epoch_ = 0;
+  std::string dcs_error_;
+  bool fenced_ = false;
+};
+
+}  // namespace keel::ha

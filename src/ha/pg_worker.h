@@ -1,0 +1,49 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <optional>
+#include <thread>
+#include <utility>
+
+namespace keel::ha {
+
+// The one thread that runs blocking PostgreSQL work (processes, libpq) for the control plane,
+// so the control io_context never blocks. Jobs run one at a time, in order: two PostgreSQL
+// operations never overlap. The thread lives as long as the agent, which the postmaster's
+// parent-death signal relies on (it follows the thread that forked it).
+class PgWorker {
+ public:
+  PgWorker() : guard_(ctx_.get_executor()), thread_([this] { ctx_.run(); }) {}
+  ~PgWorker() {
+    guard_.reset();
+    ctx_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  PgWorker(const PgWorker&) = delete;
+  PgWorker& operator=(const PgWorker&) = delete;
+
+  // Runs `fn` on the worker thread; the awaiting coroutine resumes on its own executor.
+  template <typename Fn>
+  auto run(Fn fn) -> boost::asio::awaitable<decltype(fn())> {
+    using R = decltype(fn());
+    // co_spawn's completion needs a default-constructible value; Result<T> is not one.
+    auto out = co_await boost::asio::co_spawn(
+        ctx_,
+        [fn = std::move(fn)]() mutable -> boost::asio::awaitable<std::optional<R>> {
+          co_return std::optional<R>(fn());
+        },
+        boost::asio::use_awaitable);
+    co_return std::move(*out);
+  }
+
+ private:
+  boost::asio::io_context ctx_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+}  // namespace keel::ha
