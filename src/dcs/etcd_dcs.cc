@@ -25,8 +25,7 @@ std::string quote(const std::string& raw) {
 }
 
 milliseconds remainingUntil(Clock::time_point deadline) {
-  return std::max(milliseconds(0),
-                  std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  return std::max(milliseconds(0), std::chrono::ceil<milliseconds>(deadline - Clock::now()));
 }
 
 // The failures of one call's pass over the endpoints.
@@ -381,10 +380,11 @@ asio::awaitable<DcsResult<WatchResult>> EtcdDcs::watch(std::string prefix,
         co_return std::move(*decided);
       }
       auto left = remainingUntil(wait_deadline);
-      auto more =
-          left.count() > 0
-              ? co_await stream.readSome(buffer, left)
-              : Result<bool, http::HttpErrc>(fail(http::HttpErrc::timed_out, "max_wait passed"));
+      if (left.count() == 0) {
+        co_return WatchResult{.revision = std::max(state.created_revision, start_revision - 1)};
+      }
+      // Not folded into a conditional expression: GCC 12 miscompiles co_await there.
+      auto more = co_await stream.readSome(buffer, left);
       if (!more) {
         switch (more.code()) {
           case http::HttpErrc::timed_out:
