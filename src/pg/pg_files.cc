@@ -283,18 +283,22 @@ std::optional<std::string> readWholeFile(const std::string& path) {
   return ss.str();
 }
 
-std::string fileTail(const std::string& path, std::size_t max_bytes) {
+std::string fileTail(const std::string& path, std::size_t max_bytes, std::size_t from) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
     return {};
   }
   auto size = static_cast<std::size_t>(in.tellg());
-  std::size_t start = size > max_bytes ? size - max_bytes : 0;
+  if (from >= size) {
+    return {};
+  }
+  std::size_t start = size - from > max_bytes ? size - max_bytes : from;
+  bool cut = start > from;
   in.seekg(static_cast<std::streamoff>(start));
   std::string out(size - start, '\0');
   in.read(out.data(), static_cast<std::streamsize>(out.size()));
   out.resize(static_cast<std::size_t>(in.gcount()));
-  if (start > 0) {
+  if (cut) {
     auto nl = out.find('\n');
     if (nl != std::string::npos && nl + 1 < out.size()) {
       out.erase(0, nl + 1);
@@ -318,6 +322,10 @@ PgResult<void> writeManagedConfig(const PgPaths& paths, const PostgresConfig& pg
     if (auto r = writeOwnedFile(paths.postgresql_conf(), *updated, 0600, owner); !r) {
       return r;
     }
+  }
+  // keel.conf names the socket directory; PostgreSQL does not start without it.
+  if (auto r = makeOwnedDirectory(paths.socket_dir, 0700, owner); !r) {
+    return r;
   }
   auto keel_conf = renderKeelConf(pg, member_name, paths.socket_dir, upstream);
   if (!keel_conf) {

@@ -76,10 +76,12 @@ PgResult<void> writeOwnedFile(const std::string& path, std::string_view content,
 PgResult<void> makeOwnedDirectory(const std::string& dir, mode_t mode, const FileOwner& owner);
 PgResult<void> removeFileIfExists(const std::string& path);
 std::optional<std::string> readWholeFile(const std::string& path);
-// The last `max_bytes` of a file (from a line start when possible); empty if unreadable.
-std::string fileTail(const std::string& path, std::size_t max_bytes = 2048);
+// The last `max_bytes` of a file from byte `from` on (starting at a line start when cut);
+// empty if unreadable.
+std::string fileTail(const std::string& path, std::size_t max_bytes = 2048, std::size_t from = 0);
 
-// Ensures the include line in postgresql.conf and writes keel.conf and pg_hba.conf.
+// Ensures the include line in postgresql.conf and the socket directory, and writes keel.conf
+// and pg_hba.conf.
 PgResult<void> writeManagedConfig(const PgPaths& paths, const PostgresConfig& pg,
                                   const std::string& member_name,
                                   const std::optional<UpstreamSettings>& upstream,

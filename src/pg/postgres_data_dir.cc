@@ -201,6 +201,9 @@ PgResult<void> PostgresInstance::rewind(const PgEndpoint& source) {
   if (!owner) {
     return owner.failure();
   }
+  if (auto r = ensureSourceCheckpointed(source); !r) {
+    return r;
+  }
   // The password goes through the environment, never argv (visible in ps).
   std::string conninfo = renderConninfo({{"host", source.host},
                                          {"port", std::to_string(source.port)},
@@ -229,6 +232,39 @@ PgResult<void> PostgresInstance::rewind(const PgEndpoint& source) {
   }
   // Only a copied file can be here: requireStopped saw no live postmaster.
   return removeFileIfExists(paths_.postmaster_pid());
+}
+
+// PostgreSQL 15's pg_rewind takes the source's timeline from its control file, which names
+// the old timeline until the first checkpoint after promotion; it then reports "no rewind
+// required" for a target that did diverge. A checkpoint on the source settles that.
+PgResult<void> PostgresInstance::ensureSourceCheckpointed(const PgEndpoint& source) {
+  auto conn = PgConnection::open(superuserParams(source));
+  if (!conn) {
+    return fail(conn.code(), "cannot rewind from " + source.host + ":" +
+                                 std::to_string(source.port) + ": " + conn.message());
+  }
+  auto rows = conn->query(
+      "SELECT pg_is_in_recovery(), (SELECT timeline_id FROM pg_control_checkpoint()), "
+      "CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
+      "('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END");
+  if (!rows) {
+    return rows.failure();
+  }
+  if (rows->size() != 1 || (*rows)[0].size() != 3) {
+    return fail(PgErrc::query_failed, "unexpected answer from the rewind source");
+  }
+  const Row& r = (*rows)[0];
+  if (r[0] && *r[0] == "t") {
+    return fail(PgErrc::refused, "cannot rewind from " + source.host + ":" +
+                                     std::to_string(source.port) +
+                                     ": it is a standby; rewind from the primary");
+  }
+  if (r[1] && r[2] && *r[1] == *r[2]) {
+    return {};
+  }
+  spdlog::info("checkpoint on {}:{} so its control file shows timeline {}", source.host,
+               source.port, r[2].value_or("?"));
+  return conn->execute("CHECKPOINT");
 }
 
 PgResult<void> PostgresInstance::removeDataDirectory() {

@@ -77,9 +77,7 @@ std::size_t fileSize(const std::string& path) {
 
 // What the postmaster printed since `offset` (this start attempt), at most ~2 KiB.
 std::string logSince(const std::string& path, std::size_t offset) {
-  std::size_t size = fileSize(path);
-  std::size_t len = size > offset ? size - offset : 0;
-  return fileTail(path, std::min<std::size_t>(len, 2048));
+  return fileTail(path, 2048, offset);
 }
 
 }  // namespace
@@ -206,9 +204,6 @@ PgResult<void> PostgresInstance::start(const std::optional<UpstreamSettings>& up
   auto owner = resolveFileOwner(pg_.run_as);
   if (!owner) {
     return owner.failure();
-  }
-  if (auto r = makeOwnedDirectory(paths_.socket_dir, 0700, *owner); !r) {
-    return r;
   }
   if (auto r = writeManagedConfig(paths_, pg_, config_->name, upstream, *owner); !r) {
     return r;

@@ -80,6 +80,7 @@ class PostgresInstance final : public Postgres {
   std::optional<pid_t> foreignPostmaster() const;
   // Refuses (refused) when a postmaster, ours or foreign, uses the data directory.
   PgResult<void> requireStopped(const std::string& action);
+  PgResult<void> ensureSourceCheckpointed(const PgEndpoint& source);
   void forgetChild();
 
   // Runs a PostgreSQL client program as run_as with LC_ALL=C, cwd = base dir.
