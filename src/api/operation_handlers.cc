@@ -114,10 +114,13 @@ asio::awaitable<HttpResponse> postSwitchover(Backend& backend, HttpRequest reque
 }
 
 asio::awaitable<HttpResponse> deleteSwitchover(Backend& backend) {
-  if (!backend.snapshot().scheduled_switchover) {
-    co_return textResponse(404, "no switchover is scheduled");
+  // The backend reads the DCS itself (the snapshot may lag by a loop); refusing to cancel can
+  // only mean nothing is scheduled, which Patroni answers with 404.
+  OpResult r = co_await backend.cancelSwitchover();
+  if (r.status == OpResult::Status::precondition) {
+    co_return textResponse(404, r.message.empty() ? "no switchover is scheduled" : r.message);
   }
-  co_return operationResponse(co_await backend.cancelSwitchover());
+  co_return operationResponse(r);
 }
 
 asio::awaitable<HttpResponse> postFailover(Backend& backend, HttpRequest request) {
