@@ -120,7 +120,16 @@ Decision decideAsFollower(const DecisionInput& in) {
   const std::string& leader = v.leader->name;
   if (leader == l.name) {
     // Our name, but not our live lease: a key left by this member's previous run, or a lease
-    // this member can no longer vouch for. It expires on its own.
+    // this member can no longer vouch for. It expires on its own, at a time this agent cannot
+    // know, and then another member may promote: a primary serving under it must stop now.
+    if (l.pg_running && !l.in_recovery) {
+      return make(Action::fence,
+                  "PostgreSQL runs as a primary under a leader key held by lease " +
+                      std::to_string(v.leader->lease) + ", not this agent's lease " +
+                      std::to_string(l.lease) +
+                      ": its expiry is unknown, so stopping PostgreSQL before another member "
+                      "can take the lock");
+    }
     return make(Action::none, "waiting for this member's stale leader key to expire");
   }
   const MemberRecord* lm = v.member(leader);
