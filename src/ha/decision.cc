@@ -102,6 +102,14 @@ Decision decideAsLeader(const DecisionInput& in) {
                   "switchover cancelled: candidate " + candidate + " is already the leader",
                   Decision::Role::leader);
     }
+    // ineligibleMembers only knows published members: a name with no record (a typo, or a
+    // member whose lease expired) would otherwise be handed a switchover it cannot take.
+    if (!v.member(candidate)) {
+      return make(Action::clear_failover,
+                  "switchover cancelled: candidate " + candidate +
+                      " is not a member of the cluster (no member record in the DCS)",
+                  Decision::Role::leader);
+    }
     auto inelig = ineligibleMembers(v, l.wal_position, in.maximum_lag_on_failover);
     if (auto it = inelig.find(candidate); it != inelig.end()) {
       return make(Action::clear_failover,
