@@ -126,6 +126,9 @@ asio::awaitable<void> HttpServer::State::acceptLoop() {
 
 asio::awaitable<void> HttpServer::State::session(tcp::socket socket) {
   auto self = shared_from_this();
+  if (stopped) {
+    co_return;  // accepted just before stop(); the socket closes as it goes out of scope
+  }
   beast::tcp_stream stream(std::move(socket));
   std::uint64_t id = next_session++;
   sessions[id] = &stream;

@@ -43,9 +43,8 @@ Result<nlohmann::json, BodyErrc> parseObjectBody(const std::string& body, bool o
         what.rfind("[json.exception", 0) == 0 && close != std::string::npos) {
       what = what.substr(close + 2);
     }
-    return fail(BodyErrc::malformed, "request body is not valid JSON (" + what + ", byte " +
-                                         std::to_string(e.byte) + "); expected " +
-                                         std::string(expected));
+    return fail(BodyErrc::malformed,
+                "request body is not valid JSON (" + what + "); expected " + std::string(expected));
   }
   if (!parsed.is_object()) {
     return fail(BodyErrc::wrong_type, "request body is a JSON " + jsonTypeName(parsed) +
