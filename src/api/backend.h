@@ -23,6 +23,8 @@ struct MemberView {
   int timeline = 0;
   std::optional<std::uint64_t> lag_bytes;  // replicas: leader position minus this member's
   std::string wal_position;                // "0/3000060"
+  std::string received_position;           // replicas: WAL received and flushed ("" if unknown)
+  std::string replayed_position;           // replicas: WAL replayed ("" if unknown)
   std::string replication_state;           // replicas: "streaming" or empty
   bool pending_restart = false;
   nlohmann::json tags = nlohmann::json::object();
