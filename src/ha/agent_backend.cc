@@ -27,7 +27,8 @@ std::string describeIneligible(const std::map<std::string, std::string>& inelig,
                                const std::string& skip) {
   std::string out;
   for (const auto& [name, why] : inelig) {
-    if (name == skip) continue;
+    if (name == skip)
+      continue;
     out += (out.empty() ? "" : "; ") + name + ": " + why;
   }
   return out;
@@ -39,8 +40,8 @@ std::optional<double> parseIsoTime(const std::string& text) {
   int y, mo, d, h, mi;
   double s;
   int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &s,
-                  &consumed) != 6) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &s, &consumed) !=
+      6) {
     return std::nullopt;
   }
   std::string zone = text.substr(static_cast<std::size_t>(consumed));
@@ -76,7 +77,8 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
   }
   for (const auto& [k, v] : config.items()) {
     if (k == "pause") {
-      if (!v.is_boolean()) problems.push_back("pause: expected true or false");
+      if (!v.is_boolean())
+        problems.push_back("pause: expected true or false");
     } else if (k == "maximum_lag_on_failover") {
       if (!v.is_number_unsigned()) {
         problems.push_back("maximum_lag_on_failover: expected a number of bytes >= 0");
@@ -97,9 +99,9 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
               problems.push_back("postgresql.parameters." + name +
                                  ": expected a string, number or boolean");
             }
-            static const char* managed[] = {"listen_addresses", "port", "hba_file",
-                                            "data_directory",   "config_file",
-                                            "primary_conninfo", "primary_slot_name"};
+            static const char* managed[] = {"listen_addresses", "port",        "hba_file",
+                                            "data_directory",   "config_file", "primary_conninfo",
+                                            "primary_slot_name"};
             for (const char* m : managed) {
               if (name == m) {
                 problems.push_back("postgresql.parameters." + name +
@@ -117,7 +119,9 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
   return problems;
 }
 
-api::NodeSnapshot AgentBackend::snapshot() const { return loop_.snapshot(); }
+api::NodeSnapshot AgentBackend::snapshot() const {
+  return loop_.snapshot();
+}
 
 asio::awaitable<OpResult> AgentBackend::requestLeaderChange(FailoverRequest request,
                                                             const std::string& verb) {
@@ -127,14 +131,16 @@ asio::awaitable<OpResult> AgentBackend::requestLeaderChange(FailoverRequest requ
   t.compare.push_back(dcs::Compare::absent(fkey));
   t.success.push_back(dcs::Operation::put(fkey, request.toJson().dump()));
   auto r = co_await dcs.txn(t);
-  if (!r) co_return result(Status::unavailable, "cannot reach the DCS: " + r.message());
+  if (!r)
+    co_return result(Status::unavailable, "cannot reach the DCS: " + r.message());
   if (!r->succeeded) {
-    co_return result(Status::conflict, "a switchover or failover is already pending; cancel it "
-                                       "with DELETE /switchover (keel ctl switchover --cancel)");
+    co_return result(Status::conflict,
+                     "a switchover or failover is already pending; cancel it "
+                     "with DELETE /switchover (keel ctl switchover --cancel)");
   }
   if (request.scheduled_at > 0) {
-    co_return result(Status::accepted, "Switchover scheduled at " +
-                                           isoTimestamp(request.scheduled_at));
+    co_return result(Status::accepted,
+                     "Switchover scheduled at " + isoTimestamp(request.scheduled_at));
   }
   // Wait for the members to carry it out, as Patroni's API does.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(45);
@@ -142,15 +148,19 @@ asio::awaitable<OpResult> AgentBackend::requestLeaderChange(FailoverRequest requ
   while (std::chrono::steady_clock::now() < deadline) {
     co_await sleepFor(std::chrono::milliseconds(200));
     auto cur = co_await dcs.get(loop_.config().dcs_prefix(), true);
-    if (!cur) continue;
+    if (!cur)
+      continue;
     std::optional<std::string> leader;
     bool pending = false;
     for (const auto& kv : cur->kvs) {
-      if (kv.key == loop_.key(keys::kLeader)) leader = kv.value;
-      if (kv.key == fkey) pending = true;
+      if (kv.key == loop_.key(keys::kLeader))
+        leader = kv.value;
+      if (kv.key == fkey)
+        pending = true;
     }
-    if (leader && (request.candidate.empty() ? *leader != old_leader
-                                             : *leader == request.candidate) && !pending) {
+    if (leader &&
+        (request.candidate.empty() ? *leader != old_leader : *leader == request.candidate) &&
+        !pending) {
       co_return result(Status::ok, "Successfully " + verb + " to " + *leader);
     }
     if (!pending && leader && *leader == old_leader) {
@@ -165,7 +175,8 @@ asio::awaitable<OpResult> AgentBackend::requestLeaderChange(FailoverRequest requ
 
 asio::awaitable<OpResult> AgentBackend::switchover(api::SwitchoverRequest request) {
   auto view = loop_.lastView();
-  if (!view) co_return result(Status::unavailable, "this member has not read the DCS yet");
+  if (!view)
+    co_return result(Status::unavailable, "this member has not read the DCS yet");
   if (!view->leader) {
     co_return result(Status::unavailable, "the cluster has no leader; use failover instead");
   }
@@ -190,8 +201,8 @@ asio::awaitable<OpResult> AgentBackend::switchover(api::SwitchoverRequest reques
                        "candidate " + candidate + " is not eligible: " + it->second);
     }
   } else if (!pickSwitchoverCandidate(*view, leader, max_lag)) {
-    co_return result(Status::precondition,
-                     "no member is eligible for a switchover: " + describeIneligible(inelig, leader));
+    co_return result(Status::precondition, "no member is eligible for a switchover: " +
+                                               describeIneligible(inelig, leader));
   }
   FailoverRequest f;
   f.leader = leader;
@@ -201,12 +212,14 @@ asio::awaitable<OpResult> AgentBackend::switchover(api::SwitchoverRequest reques
   if (request.scheduled_at && !request.scheduled_at->empty()) {
     auto at = parseIsoTime(*request.scheduled_at);
     if (!at) {
-      co_return result(Status::bad_request,
-                       "scheduled_at: expected an ISO-8601 time such as 2026-11-23T18:00:00Z, got \"" +
-                           *request.scheduled_at + "\"");
+      co_return result(
+          Status::bad_request,
+          "scheduled_at: expected an ISO-8601 time such as 2026-11-23T18:00:00Z, got \"" +
+              *request.scheduled_at + "\"");
     }
     if (*at < f.requested_at) {
-      co_return result(Status::bad_request, "scheduled_at: cannot schedule a switchover in the past");
+      co_return result(Status::bad_request,
+                       "scheduled_at: cannot schedule a switchover in the past");
     }
     f.scheduled_at = *at;
   }
@@ -216,14 +229,17 @@ asio::awaitable<OpResult> AgentBackend::switchover(api::SwitchoverRequest reques
 asio::awaitable<OpResult> AgentBackend::cancelSwitchover() {
   auto& dcs = loop_.dcs();
   auto cur = co_await dcs.get(loop_.key(keys::kFailover));
-  if (!cur) co_return result(Status::unavailable, "cannot reach the DCS: " + cur.message());
-  if (cur->kvs.empty()) co_return result(Status::precondition, "no switchover is scheduled");
+  if (!cur)
+    co_return result(Status::unavailable, "cannot reach the DCS: " + cur.message());
+  if (cur->kvs.empty())
+    co_return result(Status::precondition, "no switchover is scheduled");
   dcs::Txn t;
   t.compare.push_back(
       dcs::Compare::modRevisionIs(loop_.key(keys::kFailover), cur->kvs.front().mod_revision));
   t.success.push_back(dcs::Operation::del(loop_.key(keys::kFailover)));
   auto r = co_await dcs.txn(t);
-  if (!r) co_return result(Status::unavailable, "cannot reach the DCS: " + r.message());
+  if (!r)
+    co_return result(Status::unavailable, "cannot reach the DCS: " + r.message());
   if (!r->succeeded) {
     co_return result(Status::conflict, "the switchover changed meanwhile; check keel ctl list");
   }
@@ -232,22 +248,25 @@ asio::awaitable<OpResult> AgentBackend::cancelSwitchover() {
 
 asio::awaitable<OpResult> AgentBackend::failover(std::string candidate) {
   auto view = loop_.lastView();
-  if (!view) co_return result(Status::unavailable, "this member has not read the DCS yet");
+  if (!view)
+    co_return result(Status::unavailable, "this member has not read the DCS yet");
   const MemberRecord* cm = view->member(candidate);
-  if (!cm) co_return result(Status::precondition, "candidate " + candidate + " is not a member");
+  if (!cm)
+    co_return result(Status::precondition, "candidate " + candidate + " is not a member");
   if (view->leader && view->leader->name == candidate) {
     co_return result(Status::precondition, "candidate " + candidate + " is already the leader");
   }
   if (cm->role != "replica" || (cm->state != "streaming" && cm->state != "running")) {
-    co_return result(Status::precondition, "candidate " + candidate +
-                                               " is not a running replica (state " + cm->state +
-                                               ")");
+    co_return result(
+        Status::precondition,
+        "candidate " + candidate + " is not a running replica (state " + cm->state + ")");
   }
   FailoverRequest f;
   f.candidate = candidate;
   f.requested_at = wallClockSeconds();
   f.reason = "manual failover requested through the API";
-  if (view->leader) f.leader = "";
+  if (view->leader)
+    f.leader = "";
   co_return co_await requestLeaderChange(f, "failed over");
 }
 
@@ -268,28 +287,34 @@ asio::awaitable<OpResult> AgentBackend::restart(api::RestartRequest request) {
   }
   bool leader = snap.is_leader;
   std::optional<pg::PgEndpoint> upstream;
-  if (!leader) upstream = loop_.endpointOf(loop_.currentUpstream());
+  if (!leader)
+    upstream = loop_.endpointOf(loop_.currentUpstream());
   auto& pg = loop_.postgres();
   std::string slot = pg::slotNameFor(loop_.config().name);
   auto r = co_await loop_.worker().run([&pg, leader, upstream, slot]() -> pg::PgResult<void> {
-    if (auto s = pg.stop(pg::Postgres::StopMode::fast); !s) return s;
-    if (leader) return pg.startPrimary();
+    if (auto s = pg.stop(pg::Postgres::StopMode::fast); !s)
+      return s;
+    if (leader)
+      return pg.startPrimary();
     return pg.startStandby(upstream.value_or(pg::PgEndpoint{}), slot);
   });
-  if (!r) co_return result(Status::unavailable, "restart failed: " + r.message());
+  if (!r)
+    co_return result(Status::unavailable, "restart failed: " + r.message());
   co_return result(Status::ok, "restarted successfully");
 }
 
 asio::awaitable<OpResult> AgentBackend::reload() {
   auto& pg = loop_.postgres();
   auto r = co_await loop_.worker().run([&pg] { return pg.reload(); });
-  if (!r) co_return result(Status::unavailable, "reload failed: " + r.message());
+  if (!r)
+    co_return result(Status::unavailable, "reload failed: " + r.message());
   co_return result(Status::ok, "reload scheduled");
 }
 
 asio::awaitable<OpResult> AgentBackend::reinitialize(bool force) {
   auto view = loop_.lastView();
-  if (!view) co_return result(Status::unavailable, "this member has not read the DCS yet");
+  if (!view)
+    co_return result(Status::unavailable, "this member has not read the DCS yet");
   const std::string me = loop_.config().name;
   if (view->leader && view->leader->name == me) {
     co_return result(Status::precondition,
@@ -311,25 +336,29 @@ asio::awaitable<OpResult> AgentBackend::reinitialize(bool force) {
   auto& pg = loop_.postgres();
   auto r = co_await loop_.worker().run([&pg]() -> pg::PgResult<void> {
     if (pg.running()) {
-      if (auto s = pg.stop(pg::Postgres::StopMode::immediate); !s) return s;
+      if (auto s = pg.stop(pg::Postgres::StopMode::immediate); !s)
+        return s;
     }
     return pg.removeDataDirectory();
   });
-  if (!r) co_return result(Status::unavailable, "reinitialize failed: " + r.message());
-  co_return result(Status::ok, "reinitialize started: data removed, cloning from " +
-                                   view->leader->name);
+  if (!r)
+    co_return result(Status::unavailable, "reinitialize failed: " + r.message());
+  co_return result(Status::ok,
+                   "reinitialize started: data removed, cloning from " + view->leader->name);
 }
 
 asio::awaitable<OpResult> AgentBackend::storeConfig(json config) {
   auto problems = validateDynamicConfig(config);
   if (!problems.empty()) {
     std::string msg;
-    for (const auto& p : problems) msg += (msg.empty() ? "" : "\n") + p;
+    for (const auto& p : problems)
+      msg += (msg.empty() ? "" : "\n") + p;
     co_return result(Status::bad_request, msg);
   }
   auto& dcs = loop_.dcs();
   auto r = co_await dcs.put(loop_.key(keys::kConfig), config.dump());
-  if (!r) co_return result(Status::unavailable, "cannot reach the DCS: " + r.message());
+  if (!r)
+    co_return result(Status::unavailable, "cannot reach the DCS: " + r.message());
   OpResult ok = result(Status::ok, "configuration updated");
   ok.body = config;
   co_return ok;
@@ -343,19 +372,22 @@ asio::awaitable<OpResult> AgentBackend::patchConfig(json patch) {
   // Read-merge-write guarded by the key's revision, retried if someone else wrote meanwhile.
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto cur = co_await dcs.get(loop_.key(keys::kConfig));
-    if (!cur) co_return result(Status::unavailable, "cannot reach the DCS: " + cur.message());
+    if (!cur)
+      co_return result(Status::unavailable, "cannot reach the DCS: " + cur.message());
     json config = json::object();
     std::int64_t rev = 0;
     if (!cur->kvs.empty()) {
       rev = cur->kvs.front().mod_revision;
       auto j = json::parse(cur->kvs.front().value, nullptr, false);
-      if (j.is_object()) config = j;
+      if (j.is_object())
+        config = j;
     }
     config.merge_patch(patch);
     auto problems = validateDynamicConfig(config);
     if (!problems.empty()) {
       std::string msg;
-      for (const auto& p : problems) msg += (msg.empty() ? "" : "\n") + p;
+      for (const auto& p : problems)
+        msg += (msg.empty() ? "" : "\n") + p;
       co_return result(Status::bad_request, msg);
     }
     dcs::Txn t;
@@ -363,7 +395,8 @@ asio::awaitable<OpResult> AgentBackend::patchConfig(json patch) {
                                  : dcs::Compare::modRevisionIs(loop_.key(keys::kConfig), rev));
     t.success.push_back(dcs::Operation::put(loop_.key(keys::kConfig), config.dump()));
     auto r = co_await dcs.txn(t);
-    if (!r) co_return result(Status::unavailable, "cannot reach the DCS: " + r.message());
+    if (!r)
+      co_return result(Status::unavailable, "cannot reach the DCS: " + r.message());
     if (r->succeeded) {
       OpResult ok = result(Status::ok, "configuration updated");
       ok.body = config;

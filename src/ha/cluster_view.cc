@@ -29,9 +29,12 @@ WalPosition readWal(const json& j, const char* key) {
 
 json MemberRecord::toJson() const {
   json tags = json::object();
-  for (const auto& [k, v] : custom_tags) tags[k] = v;
-  if (nofailover) tags["nofailover"] = true;
-  if (noloadbalance) tags["noloadbalance"] = true;
+  for (const auto& [k, v] : custom_tags)
+    tags[k] = v;
+  if (nofailover)
+    tags["nofailover"] = true;
+  if (noloadbalance)
+    tags["noloadbalance"] = true;
   tags["failover_priority"] = failover_priority;
   return json{{"role", role},
               {"state", state},
@@ -79,7 +82,8 @@ std::optional<MemberRecord> MemberRecord::fromJson(const std::string& name, cons
       } else if (k == "noloadbalance") {
         m.noloadbalance = v.is_boolean() ? v.get<bool>() : v == "true";
       } else if (k == "failover_priority") {
-        if (v.is_number_integer()) m.failover_priority = v.get<int>();
+        if (v.is_number_integer())
+          m.failover_priority = v.get<int>();
       } else {
         m.custom_tags[k] = v.is_string() ? v.get<std::string>() : v.dump();
       }
@@ -90,10 +94,14 @@ std::optional<MemberRecord> MemberRecord::fromJson(const std::string& name, cons
 
 json FailoverRequest::toJson() const {
   json j{{"requested_at", requested_at}};
-  if (!leader.empty()) j["leader"] = leader;
-  if (!candidate.empty()) j["candidate"] = candidate;
-  if (scheduled_at > 0) j["scheduled_at"] = scheduled_at;
-  if (!reason.empty()) j["reason"] = reason;
+  if (!leader.empty())
+    j["leader"] = leader;
+  if (!candidate.empty())
+    j["candidate"] = candidate;
+  if (scheduled_at > 0)
+    j["scheduled_at"] = scheduled_at;
+  if (!reason.empty())
+    j["reason"] = reason;
   return j;
 }
 
@@ -150,7 +158,8 @@ ClusterView decodeClusterView(const std::string& prefix, const std::vector<RawKe
   ClusterView v;
   v.revision = revision;
   auto problem = [&](const std::string& key, const std::string& what) {
-    if (problems) problems->push_back(key + ": " + what);
+    if (problems)
+      problems->push_back(key + ": " + what);
   };
   auto parse = [&](const RawKey& kv) -> std::optional<json> {
     auto j = json::parse(kv.value, nullptr, false);
@@ -171,7 +180,8 @@ ClusterView decodeClusterView(const std::string& prefix, const std::vector<RawKe
     } else if (rel == keys::kLeader) {
       v.leader = LeaderRecord{kv.value, kv.lease, kv.mod_revision};
     } else if (rel == keys::kConfig) {
-      if (auto j = parse(kv); j && j->is_object()) v.config = *j;
+      if (auto j = parse(kv); j && j->is_object())
+        v.config = *j;
     } else if (rel == keys::kFailover) {
       if (auto j = parse(kv)) {
         if (auto f = FailoverRequest::fromJson(*j)) {
@@ -183,13 +193,15 @@ ClusterView decodeClusterView(const std::string& prefix, const std::vector<RawKe
       if (auto j = parse(kv); j && j->is_object()) {
         std::string pos;
         readField(*j, "optime", pos);
-        if (auto p = WalPosition::parse(pos)) v.last_leader_position = *p;
+        if (auto p = WalPosition::parse(pos))
+          v.last_leader_position = *p;
       }
     } else if (rel == keys::kHistory) {
       v.history_mod_revision = kv.mod_revision;
       if (auto j = parse(kv); j && j->is_array()) {
         for (const auto& e : *j) {
-          if (auto h = HistoryRecord::fromJson(e)) v.history.push_back(*h);
+          if (auto h = HistoryRecord::fromJson(e))
+            v.history.push_back(*h);
         }
       }
     } else if (kv.key.rfind(members_prefix, 0) == 0) {

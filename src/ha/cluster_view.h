@@ -21,7 +21,7 @@ struct MemberRecord {
   std::string state = "stopped";       // "running", "streaming", "starting", "stopped", ...
   std::string host;                    // PostgreSQL connect address
   std::uint16_t port = 0;
-  std::string api_url;                 // "http://host:port"
+  std::string api_url;  // "http://host:port"
   WalPosition wal_position;
   int timeline = 0;
   std::string replication_state;  // replicas: "streaming" when the WAL receiver streams
@@ -50,11 +50,11 @@ struct LeaderRecord {
 
 // failover: a requested switchover (leader set) or failover (leader unset).
 struct FailoverRequest {
-  std::string leader;            // empty for a failover
-  std::string candidate;         // empty: the healthiest eligible replica
-  double scheduled_at = 0;       // epoch seconds; 0: as soon as possible
-  double requested_at = 0;       // epoch seconds
-  std::string reason;            // "switchover requested through the API"
+  std::string leader;       // empty for a failover
+  std::string candidate;    // empty: the healthiest eligible replica
+  double scheduled_at = 0;  // epoch seconds; 0: as soon as possible
+  double requested_at = 0;  // epoch seconds
+  std::string reason;       // "switchover requested through the API"
   std::int64_t mod_revision = 0;
 
   nlohmann::json toJson() const;
@@ -83,7 +83,7 @@ struct ClusterView {
   std::optional<LeaderRecord> leader;
   std::map<std::string, MemberRecord> members;
   std::optional<FailoverRequest> failover;
-  std::optional<WalPosition> last_leader_position;  // status: the leader's last published LSN
+  std::optional<WalPosition> last_leader_position;   // status: the leader's last published LSN
   nlohmann::json config = nlohmann::json::object();  // dynamic configuration
   std::vector<HistoryRecord> history;
   std::int64_t history_mod_revision = 0;

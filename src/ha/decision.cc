@@ -16,7 +16,9 @@ Decision make(Action a, std::string reason, Decision::Role role = Decision::Role
   return d;
 }
 
-std::string bytes(std::uint64_t n) { return std::to_string(n) + " bytes"; }
+std::string bytes(std::uint64_t n) {
+  return std::to_string(n) + " bytes";
+}
 
 // The election rule for a free leader lock: this member may take it only when no reachable
 // eligible member holds more WAL, and no such member ties with a higher failover_priority.
@@ -74,10 +76,10 @@ Decision decideAsLeader(const DecisionInput& in) {
   if (v.failover) {
     const auto& f = *v.failover;
     if (!f.leader.empty() && f.leader != l.name) {
-      return make(Action::clear_failover,
-                  "switchover request names " + f.leader + " as leader, but " + l.name +
-                      " holds the lock",
-                  Decision::Role::leader);
+      return make(
+          Action::clear_failover,
+          "switchover request names " + f.leader + " as leader, but " + l.name + " holds the lock",
+          Decision::Role::leader);
     }
     if (f.scheduled_at > in.now_epoch) {
       return make(Action::none, "holding the leader lock; switchover scheduled",
@@ -90,7 +92,8 @@ Decision decideAsLeader(const DecisionInput& in) {
         std::string why;
         for (const auto& [name, reason] :
              ineligibleMembers(v, l.wal_position, in.maximum_lag_on_failover)) {
-          if (name != l.name) why += "; " + name + ": " + reason;
+          if (name != l.name)
+            why += "; " + name + ": " + reason;
         }
         return make(Action::clear_failover, "switchover cancelled: no eligible candidate" + why,
                     Decision::Role::leader);
@@ -112,9 +115,10 @@ Decision decideAsLeader(const DecisionInput& in) {
     }
     auto inelig = ineligibleMembers(v, l.wal_position, in.maximum_lag_on_failover);
     if (auto it = inelig.find(candidate); it != inelig.end()) {
-      return make(Action::clear_failover,
-                  "switchover cancelled: candidate " + candidate + " is not eligible: " + it->second,
-                  Decision::Role::leader);
+      return make(
+          Action::clear_failover,
+          "switchover cancelled: candidate " + candidate + " is not eligible: " + it->second,
+          Decision::Role::leader);
     }
     return make(Action::switchover, f.reason.empty() ? "switchover requested" : f.reason,
                 Decision::Role::leader, candidate);
@@ -210,31 +214,46 @@ Decision decideWithoutLeader(const DecisionInput& in) {
     }
     return make(Action::none, "leader lock is free but " + *blocker);
   }
-  return make(Action::acquire_leader,
-              "leader lock is free and this member is the healthiest (WAL " +
-                  l.wal_position.str() + ")",
-              Decision::Role::leader);
+  return make(
+      Action::acquire_leader,
+      "leader lock is free and this member is the healthiest (WAL " + l.wal_position.str() + ")",
+      Decision::Role::leader);
 }
 
 }  // namespace
 
 const char* toString(Action a) {
   switch (a) {
-    case Action::none: return "none";
-    case Action::bootstrap: return "bootstrap";
-    case Action::acquire_leader: return "acquire_leader";
-    case Action::promote: return "promote";
-    case Action::start_primary: return "start_primary";
-    case Action::start_standby: return "start_standby";
-    case Action::follow: return "follow";
-    case Action::rejoin: return "rejoin";
-    case Action::demote: return "demote";
-    case Action::clone: return "clone";
-    case Action::switchover: return "switchover";
-    case Action::clear_failover: return "clear_failover";
-    case Action::release_leader: return "release_leader";
-    case Action::fence: return "fence";
-    case Action::refuse: return "refuse";
+    case Action::none:
+      return "none";
+    case Action::bootstrap:
+      return "bootstrap";
+    case Action::acquire_leader:
+      return "acquire_leader";
+    case Action::promote:
+      return "promote";
+    case Action::start_primary:
+      return "start_primary";
+    case Action::start_standby:
+      return "start_standby";
+    case Action::follow:
+      return "follow";
+    case Action::rejoin:
+      return "rejoin";
+    case Action::demote:
+      return "demote";
+    case Action::clone:
+      return "clone";
+    case Action::switchover:
+      return "switchover";
+    case Action::clear_failover:
+      return "clear_failover";
+    case Action::release_leader:
+      return "release_leader";
+    case Action::fence:
+      return "fence";
+    case Action::refuse:
+      return "refuse";
   }
   return "unknown";
 }
@@ -276,11 +295,11 @@ Decision decide(const DecisionInput& in) {
   }
   if (v.initialize && !v.initialize->empty() && l.system_identifier != 0 &&
       std::to_string(l.system_identifier) != *v.initialize) {
-    return make(Action::refuse, "the data directory belongs to another cluster (system identifier " +
-                                    std::to_string(l.system_identifier) + ", cluster has " +
-                                    *v.initialize +
-                                    "); this member will not join it. Check the scope, or remove "
-                                    "the data directory (keel ctl reinit) to clone afresh");
+    return make(Action::refuse,
+                "the data directory belongs to another cluster (system identifier " +
+                    std::to_string(l.system_identifier) + ", cluster has " + *v.initialize +
+                    "); this member will not join it. Check the scope, or remove "
+                    "the data directory (keel ctl reinit) to clone afresh");
   }
   if (!v.initialize || (v.initialize->empty() && !v.leader)) {
     if (v.leader) {
@@ -356,8 +375,10 @@ std::optional<std::string> pickSwitchoverCandidate(const ClusterView& view,
   const MemberRecord* best = nullptr;
   auto better = [](const MemberRecord& a, const MemberRecord& b) {
     bool as = a.replication_state == "streaming", bs = b.replication_state == "streaming";
-    if (as != bs) return as;
-    if (a.wal_position != b.wal_position) return a.wal_position > b.wal_position;
+    if (as != bs)
+      return as;
+    if (a.wal_position != b.wal_position)
+      return a.wal_position > b.wal_position;
     if (a.failover_priority != b.failover_priority) {
       return a.failover_priority > b.failover_priority;
     }

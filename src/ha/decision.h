@@ -29,7 +29,7 @@ struct LocalState {
   WalPosition wal_position;
   int timeline = 0;
   std::uint64_t system_identifier = 0;  // 0: unknown (no data, or not read yet)
-  std::string upstream;          // running standby: the member it follows ("" if none/unknown)
+  std::string upstream;  // running standby: the member it follows ("" if none/unknown)
   // This agent's lease: valid while its own clock says so (see leaseValid).
   std::int64_t lease = 0;
   std::optional<SteadyTime> last_renewal_sent;  // send time of the last successful renewal
@@ -65,21 +65,21 @@ struct DecisionInput {
 };
 
 enum class Action {
-  none,               // nothing to do this cycle (reason says why)
-  bootstrap,          // claim initialize + leader, initdb, start, create roles, publish sysid
-  acquire_leader,     // CAS-create the leader key with our lease; promote when it succeeds
-  promote,            // we hold the lock but PostgreSQL is a standby
-  start_primary,      // we hold the lock, PostgreSQL is down
-  start_standby,      // start PostgreSQL as a standby of `target` ("" = no upstream yet)
-  follow,             // running standby: repoint it at `target`
-  rejoin,             // stopped former primary: rewind against `target` if needed, then standby
-  demote,             // running primary without the lock: stop it now, then rejoin `target`
-  clone,              // no data: pg_basebackup from `target`
-  switchover,         // leader: hand over to `target` (planned, no data loss)
-  clear_failover,     // drop a failover request that cannot be honoured (reason says why)
-  release_leader,     // delete our leader key (we cannot serve as primary)
-  fence,              // stop accepting writes immediately: the lease may be lost
-  refuse,             // an error needing a person (reason says what and what to do)
+  none,            // nothing to do this cycle (reason says why)
+  bootstrap,       // claim initialize + leader, initdb, start, create roles, publish sysid
+  acquire_leader,  // CAS-create the leader key with our lease; promote when it succeeds
+  promote,         // we hold the lock but PostgreSQL is a standby
+  start_primary,   // we hold the lock, PostgreSQL is down
+  start_standby,   // start PostgreSQL as a standby of `target` ("" = no upstream yet)
+  follow,          // running standby: repoint it at `target`
+  rejoin,          // stopped former primary: rewind against `target` if needed, then standby
+  demote,          // running primary without the lock: stop it now, then rejoin `target`
+  clone,           // no data: pg_basebackup from `target`
+  switchover,      // leader: hand over to `target` (planned, no data loss)
+  clear_failover,  // drop a failover request that cannot be honoured (reason says why)
+  release_leader,  // delete our leader key (we cannot serve as primary)
+  fence,           // stop accepting writes immediately: the lease may be lost
+  refuse,          // an error needing a person (reason says what and what to do)
 };
 
 const char* toString(Action a);

@@ -9,13 +9,15 @@
 namespace keel::ha {
 
 namespace asio = boost::asio;
-using nlohmann::json;
 using dcs::Compare;
 using dcs::Operation;
+using nlohmann::json;
 
 namespace {
 
-std::string slotFor(const Config& c) { return pg::slotNameFor(c.name); }
+std::string slotFor(const Config& c) {
+  return pg::slotNameFor(c.name);
+}
 
 }  // namespace
 
@@ -24,11 +26,13 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
   const Config& c = *config_;
   auto endpoint = [&](const std::string& member) -> std::optional<pg::PgEndpoint> {
     const MemberRecord* m = view.member(member);
-    if (!m || m->host.empty() || m->port == 0) return std::nullopt;
+    if (!m || m->host.empty() || m->port == 0)
+      return std::nullopt;
     return pg::PgEndpoint{m->host, m->port};
   };
   auto logFailure = [](const char* what, const auto& r) {
-    if (!r) spdlog::error("{} failed: {}", what, r.message());
+    if (!r)
+      spdlog::error("{} failed: {}", what, r.message());
     return r.ok();
   };
 
@@ -47,36 +51,47 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       co_return;
     case Action::promote: {
       auto r = co_await worker_.run([this] { return pg_.promote(); });
-      if (logFailure("promote", r)) upstream_.clear();
+      if (logFailure("promote", r)) {
+        upstream_.clear();
+        markPrimary();
+      }
       co_return;
     }
     case Action::start_primary: {
       auto r = co_await worker_.run([this] { return pg_.startPrimary(); });
-      if (logFailure("starting PostgreSQL as primary", r)) upstream_.clear();
+      if (logFailure("starting PostgreSQL as primary", r)) {
+        upstream_.clear();
+        markPrimary();
+      }
       co_return;
     }
     case Action::start_standby: {
       auto ep = d.target.empty() ? std::optional<pg::PgEndpoint>{} : endpoint(d.target);
-      if (!d.target.empty() && !ep) co_return;
+      if (!d.target.empty() && !ep)
+        co_return;
       pg::PgEndpoint upstream = ep.value_or(pg::PgEndpoint{});
       auto r = co_await worker_.run(
           [this, upstream, slot = slotFor(c)] { return pg_.startStandby(upstream, slot); });
-      if (logFailure("starting PostgreSQL as a standby", r)) upstream_ = d.target;
+      if (logFailure("starting PostgreSQL as a standby", r))
+        upstream_ = d.target;
       co_return;
     }
     case Action::follow: {
       auto ep = endpoint(d.target);
-      if (!ep) co_return;
+      if (!ep)
+        co_return;
       auto r = co_await worker_.run(
           [this, ep = *ep, slot = slotFor(c)] { return pg_.followUpstream(ep, slot); });
-      if (logFailure("repointing the standby", r)) upstream_ = d.target;
+      if (logFailure("repointing the standby", r))
+        upstream_ = d.target;
       co_return;
     }
     case Action::demote: {
       spdlog::warn("demoting: {}", d.reason);
       auto r = co_await worker_.run([this] {
         auto s = pg_.stop(pg::Postgres::StopMode::fast);
-        if (!s) pg_.fence();
+        if (!s)
+          pg_.fence();
         return 0;
       });
       (void)r;
@@ -91,16 +106,19 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       co_return;
     case Action::clone: {
       auto ep = endpoint(d.target);
-      if (!ep) co_return;
+      if (!ep)
+        co_return;
       activity_ = "cloning";
       co_await publish(LocalObservation{});
       auto r = co_await worker_.run([this, ep = *ep, slot = slotFor(c)]() -> pg::PgResult<void> {
         auto b = pg_.basebackup(ep, slot);
-        if (!b) return b;
+        if (!b)
+          return b;
         return pg_.startStandby(ep, slot);
       });
       activity_.clear();
-      if (logFailure("cloning from the leader", r)) upstream_ = d.target;
+      if (logFailure("cloning from the leader", r))
+        upstream_ = d.target;
       co_return;
     }
     case Action::switchover:
@@ -126,7 +144,8 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
   claim.success.push_back(Operation::put(leader_key, config_->name, local.lease));
   auto r = co_await dcs_.txn(claim);
   if (!r || !r->succeeded) {
-    if (!r) spdlog::warn("cannot claim the bootstrap: {}", r.message());
+    if (!r)
+      spdlog::warn("cannot claim the bootstrap: {}", r.message());
     co_return;
   }
   bool adopt = local.data_initialized;
@@ -136,22 +155,27 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
   co_await publish(LocalObservation{});
   auto result = co_await worker_.run([this, adopt]() -> pg::PgResult<std::uint64_t> {
     if (!adopt) {
-      if (auto i = pg_.initdb(); !i) return i.failure();
+      if (auto i = pg_.initdb(); !i)
+        return i.failure();
     }
     if (pg_.running()) {
       auto st = pg_.status();
       if (st && st->in_recovery) {
-        if (auto p = pg_.promote(); !p) return p.failure();
+        if (auto p = pg_.promote(); !p)
+          return p.failure();
       }
     } else if (auto s = pg_.startPrimary(); !s) {
       return s.failure();
     }
-    if (auto roles = pg_.createRoles(); !roles) return roles.failure();
+    if (auto roles = pg_.createRoles(); !roles)
+      return roles.failure();
     auto st = pg_.status();
-    if (!st) return st.failure();
+    if (!st)
+      return st.failure();
     return st->system_identifier;
   });
   activity_.clear();
+  markPrimary();  // whatever the outcome: a writable server must be guarded at once
   if (!result) {
     spdlog::error("bootstrap failed: {}; releasing the claim so it can be retried",
                   result.message());
@@ -168,7 +192,6 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
     co_return;
   }
   upstream_.clear();
-  lease_.setServingPrimary(true);
   spdlog::info("bootstrap complete: system identifier {}", *result);
   HistoryRecord h{.timeline = 1,
                   .reason = adopt ? "bootstrap from existing data" : "bootstrap",
@@ -194,9 +217,18 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
   }
   spdlog::warn("took the leader lock: {}", reason);
   bool requested = view.failover && view.failover->candidate == config_->name;
-  std::string old_leader = requested && !view.failover->leader.empty() ? view.failover->leader
-                                                                        : last_seen_leader_;
+  std::string old_leader =
+      requested && !view.failover->leader.empty() ? view.failover->leader : last_seen_leader_;
   WalPosition before = local.wal_position;
+  LocalState now_state = local;
+  auto ls = lease_.state();
+  now_state.lease = ls.lease;
+  now_state.last_renewal_sent = ls.last_renewal_sent;
+  if (ls.lease != local.lease ||
+      !leaseValid(now_state, clock_.now(), config_->ha.ttl, config_->ha.fence_margin)) {
+    spdlog::warn("lease no longer valid after taking the lock; not promoting");
+    co_return false;
+  }
   if (local.in_recovery) {
     auto p = co_await worker_.run([this] { return pg_.promote(); });
     if (!p) {
@@ -206,7 +238,7 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
       co_return true;
     }
   }
-  lease_.setServingPrimary(true);
+  markPrimary();
   upstream_.clear();
   spdlog::warn("promoted: this member is now the primary");
   auto st = co_await worker_.run([this] { return pg_.status(); });
@@ -219,8 +251,8 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
                   .kind = requested && !view.failover->leader.empty() ? "switchover" : "failover"};
   if (view.failover) {
     dcs::Txn clear;
-    clear.compare.push_back(Compare::modRevisionIs(key(keys::kFailover),
-                                                   view.failover->mod_revision));
+    clear.compare.push_back(
+        Compare::modRevisionIs(key(keys::kFailover), view.failover->mod_revision));
     clear.success.push_back(Operation::del(key(keys::kFailover)));
     co_await dcs_.txn(clear);
   }
@@ -239,7 +271,8 @@ asio::awaitable<void> HaLoop::appendHistory(HistoryRecord record) {
   if (!cur->kvs.empty()) {
     rev = cur->kvs.front().mod_revision;
     auto j = json::parse(cur->kvs.front().value, nullptr, false);
-    if (j.is_array()) arr = j;
+    if (j.is_array())
+      arr = j;
   }
   arr.push_back(record.toJson());
   dcs::Txn t;
@@ -257,7 +290,8 @@ asio::awaitable<void> HaLoop::appendHistory(HistoryRecord record) {
 asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string& leader,
                                      bool was_running_primary) {
   const MemberRecord* lm = view.member(leader);
-  if (!lm || lm->host.empty()) co_return;
+  if (!lm || lm->host.empty())
+    co_return;
   pg::PgEndpoint source{lm->host, lm->port};
   const Config& c = *config_;
   bool leader_is_me = view.leader && view.leader->name == c.name;
@@ -266,7 +300,8 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string&
   auto r = co_await worker_.run([this, source, leader_timeline = lm->timeline, leader_is_me,
                                  was_running_primary, &c]() -> pg::PgResult<std::string> {
     auto cd = pg_.controlData();
-    if (!cd) return cd.failure();
+    if (!cd)
+      return cd.failure();
     bool need_rewind = true;
     if (cd->cleanly_shut_down() && !was_running_primary) {
       // A clean shutdown (switchover) needs no rewind when our last checkpoint comes before
@@ -279,7 +314,8 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string&
             break;
           }
         }
-        if (leader_timeline == cd->timeline) need_rewind = false;
+        if (leader_timeline == cd->timeline)
+          need_rewind = false;
       }
     }
     if (need_rewind) {
@@ -294,13 +330,16 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string&
                       "pg_rewind failed and re-cloning is off: " + rw.message());
         }
         spdlog::warn("pg_rewind failed ({}); re-cloning from the leader", rw.message());
-        if (auto rm = pg_.removeDataDirectory(); !rm) return rm.failure();
-        if (auto b = pg_.basebackup(source, pg::slotNameFor(c.name)); !b) return b.failure();
+        if (auto rm = pg_.removeDataDirectory(); !rm)
+          return rm.failure();
+        if (auto b = pg_.basebackup(source, pg::slotNameFor(c.name)); !b)
+          return b.failure();
         return std::string("re-cloned");
       }
     }
     auto s = pg_.startStandby(source, pg::slotNameFor(c.name));
-    if (!s) return s.failure();
+    if (!s)
+      return s.failure();
     return std::string(need_rewind ? "rewound" : "no rewind needed");
   });
   activity_.clear();
@@ -313,7 +352,8 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string&
 }
 
 asio::awaitable<void> HaLoop::clearFailover(const ClusterView& view, const std::string& reason) {
-  if (!view.failover) co_return;
+  if (!view.failover)
+    co_return;
   spdlog::warn("{}", reason);
   dcs::Txn t;
   t.compare.push_back(Compare::modRevisionIs(key(keys::kFailover), view.failover->mod_revision));
@@ -329,7 +369,8 @@ asio::awaitable<void> HaLoop::releaseLeader() {
   t.compare.push_back(Compare::leaseIs(key(keys::kLeader), ls.lease));
   t.success.push_back(Operation::del(key(keys::kLeader)));
   auto r = co_await dcs_.txn(t);
-  if (!r) spdlog::warn("cannot release the leader lock: {}", r.message());
+  if (!r)
+    spdlog::warn("cannot release the leader lock: {}", r.message());
 }
 
 // Planned switchover, run by the leader: checkpoint, stop writes with a clean shutdown (whose
@@ -346,19 +387,21 @@ asio::awaitable<void> HaLoop::switchover(const ClusterView& view, const std::str
   spdlog::warn("switchover to {}: {}", candidate, reason);
   co_await worker_.run([this] {
     auto r = pg_.checkpoint();
-    if (!r) spdlog::warn("checkpoint before switchover failed: {}", r.message());
+    if (!r)
+      spdlog::warn("checkpoint before switchover failed: {}", r.message());
     return 0;
   });
   lease_.setServingPrimary(false);
   auto stopped = co_await worker_.run([this]() -> pg::PgResult<pg::ControlData> {
-    if (auto s = pg_.stop(pg::Postgres::StopMode::fast); !s) return s.failure();
+    if (auto s = pg_.stop(pg::Postgres::StopMode::fast); !s)
+      return s.failure();
     return pg_.controlData();
   });
   auto abort = [&](std::string why) -> asio::awaitable<void> {
     spdlog::error("switchover to {} aborted: {}; staying the leader", candidate, why);
     auto s = co_await worker_.run([this] { return pg_.startPrimary(); });
     if (s) {
-      lease_.setServingPrimary(true);
+      markPrimary();
     } else {
       spdlog::error("restarting PostgreSQL as primary failed: {}", s.message());
     }
@@ -393,8 +436,9 @@ asio::awaitable<void> HaLoop::switchover(const ClusterView& view, const std::str
   t.success.push_back(Operation::del(key(keys::kLeader)));
   auto r = co_await dcs_.txn(t);
   if (!r || !r->succeeded) {
-    co_await abort(r ? "the leader lock changed hands during the switchover"
-                     : "cannot release the leader lock: " + r.message());
+    std::string why = r ? std::string("the leader lock changed hands during the switchover")
+                        : "cannot release the leader lock: " + r.message();
+    co_await abort(why);
     co_return;
   }
   spdlog::warn("switchover: leader lock released for {}", candidate);

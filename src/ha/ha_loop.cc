@@ -4,9 +4,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "common/async.h"
 
@@ -57,7 +57,8 @@ asio::awaitable<void> HaLoop::run() {
     } catch (const std::exception& e) {
       spdlog::error("HA cycle failed: {}", e.what());
     }
-    if (stopping_) break;
+    if (stopping_)
+      break;
     co_await waitForChange(revision);
   }
 }
@@ -74,21 +75,24 @@ asio::awaitable<void> HaLoop::waitForChange(std::int64_t revision) {
   std::int64_t next = revision + 1;
   while (!stopping_) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now());
-    if (left.count() <= 0) co_return;
+    if (left.count() <= 0)
+      co_return;
     auto w = co_await dcs_.watch(prefix, next, left);
     if (!w) {
       // The DCS is unreachable; the cycle reports it. Do not spin.
       auto rest = deadline - clock_.now();
-      if (rest.count() > 0) co_await sleepFor(rest);
+      if (rest.count() > 0)
+        co_await sleepFor(rest);
       co_return;
     }
-    if (w->compacted) co_return;
+    if (w->compacted)
+      co_return;
     for (const auto& ev : w->events) {
       const std::string& k = ev.kv.key;
-      if (k == own_member || k == key(keys::kStatus) || k == key(keys::kHistory)) continue;
+      if (k == own_member || k == key(keys::kStatus) || k == key(keys::kHistory))
+        continue;
       // Another member's routine status update is not worth a cycle; joins and departures are.
-      if (k.rfind(members, 0) == 0 && ev.type == dcs::WatchEvent::Type::put &&
-          ev.kv.version > 1) {
+      if (k.rfind(members, 0) == 0 && ev.type == dcs::WatchEvent::Type::put && ev.kv.version > 1) {
         continue;
       }
       co_return;
@@ -101,7 +105,8 @@ asio::awaitable<std::optional<ClusterView>> HaLoop::readView() {
   auto r = co_await dcs_.get(config_->dcs_prefix(), true);
   if (!r) {
     std::lock_guard lock(mu_);
-    if (dcs_error_ != r.message()) spdlog::warn("cannot read the cluster state: {}", r.message());
+    if (dcs_error_ != r.message())
+      spdlog::warn("cannot read the cluster state: {}", r.message());
     dcs_error_ = r.message();
     co_return std::nullopt;
   }
@@ -112,10 +117,12 @@ asio::awaitable<std::optional<ClusterView>> HaLoop::readView() {
   }
   std::vector<std::string> problems;
   ClusterView view = decodeClusterView(config_->dcs_prefix(), raw, r->revision, &problems);
-  for (const auto& p : problems) spdlog::warn("DCS: {}", p);
+  for (const auto& p : problems)
+    spdlog::warn("DCS: {}", p);
   {
     std::lock_guard lock(mu_);
-    if (!dcs_error_.empty()) spdlog::info("DCS reachable again");
+    if (!dcs_error_.empty())
+      spdlog::info("DCS reachable again");
     dcs_error_.clear();
   }
   co_return view;
@@ -159,8 +166,8 @@ LocalState HaLoop::localState(const LocalObservation& obs) const {
     l.system_identifier = obs.status->system_identifier;
   } else if (obs.control) {
     l.in_recovery = true;
-    l.stopped_as_primary = obs.control->cluster_state == "in production" ||
-                           obs.control->cluster_state == "shut down";
+    l.stopped_as_primary =
+        obs.control->cluster_state == "in production" || obs.control->cluster_state == "shut down";
     l.wal_position = obs.control->checkpoint_location;
     l.timeline = obs.control->timeline;
     l.system_identifier = obs.control->system_identifier;
@@ -178,9 +185,26 @@ LocalState HaLoop::localState(const LocalObservation& obs) const {
   return l;
 }
 
+void HaLoop::markPrimary() {
+  primary_lease_ = lease_.state().lease;
+  lease_.setServingPrimary(true);
+}
+
 asio::awaitable<void> HaLoop::cycle() {
   auto view = co_await readView();
   LocalObservation obs = co_await observe();
+  // Fencing does not depend on the DCS answering: a writable PostgreSQL is always guarded by
+  // the watchdog, and one this agent did not make primary under its current lease is stopped.
+  if (obs.status && !obs.status->in_recovery) {
+    if (primary_lease_ == 0 || primary_lease_ != lease_.state().lease) {
+      fenceNow(
+          "PostgreSQL is writable but this agent did not make it primary under its current "
+          "lease");
+      obs = co_await observe();
+    } else {
+      lease_.setServingPrimary(true);
+    }
+  }
   if (!view) {
     // Without the DCS nothing may change; the watchdog fences a primary whose lease lapses.
     std::lock_guard lock(mu_);
@@ -195,7 +219,8 @@ asio::awaitable<void> HaLoop::cycle() {
   if (!view->leader && view->initialize && local.pg_running) {
     std::vector<MemberRecord> others;
     for (const auto& [name, m] : view->members) {
-      if (name != config_->name && !m.api_url.empty()) others.push_back(m);
+      if (name != config_->name && !m.api_url.empty())
+        others.push_back(m);
     }
     peers = co_await prober_.probe(std::move(others), std::chrono::milliseconds(500));
   }
@@ -231,19 +256,17 @@ asio::awaitable<void> HaLoop::cycle() {
   if (d.action != Action::none) {
     obs = co_await observe();
   }
-  bool serving = holdsLeaderLock(in) || d.action == Action::acquire_leader;
-  serving = serving && obs.status && !obs.status->in_recovery;
-  if (d.action == Action::fence || d.action == Action::demote ||
-      d.action == Action::release_leader || d.action == Action::switchover) {
-    serving = false;
-  }
-  lease_.setServingPrimary(serving);
+  // The watchdog guards whatever is writable now, lock or not.
+  bool writable = obs.status && !obs.status->in_recovery;
+  lease_.setServingPrimary(writable);
+  if (!writable)
+    primary_lease_ = 0;
   if (obs.running) {
     std::lock_guard lock(mu_);
     fenced_ = false;
   }
   co_await publish(obs);
-  if (serving) {
+  if (writable && holdsLeaderLock(in)) {
     co_await leaderHousekeeping(*view, obs);
   }
   co_await applyDynamicConfig(*view);
@@ -296,16 +319,19 @@ MemberRecord HaLoop::memberRecord(const LocalObservation& obs) const {
     }
     m.state = obs.running ? "starting" : (fenced ? "fenced" : "stopped");
   }
-  if (!activity_.empty()) m.state = activity_;
+  if (!activity_.empty())
+    m.state = activity_;
   return m;
 }
 
 asio::awaitable<void> HaLoop::publish(const LocalObservation& obs) {
   auto ls = lease_.state();
-  if (ls.lease == 0) co_return;
+  if (ls.lease == 0)
+    co_return;
   std::string value = memberRecord(obs).toJson().dump();
   std::string stamp = std::to_string(ls.lease) + value;
-  if (stamp == published_member_) co_return;
+  if (stamp == published_member_)
+    co_return;
   auto r = co_await dcs_.put(key(keys::kMembers) + config_->name, value, ls.lease);
   if (r) {
     published_member_ = stamp;
@@ -317,13 +343,15 @@ asio::awaitable<void> HaLoop::publish(const LocalObservation& obs) {
 asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
                                                  const LocalObservation& obs) {
   if (obs.status) {
-    std::string value = json{{"optime", obs.status->write_lsn.str()},
-                             {"timeline", obs.status->timeline},
-                             {"leader", config_->name}}
-                            .dump();
+    std::string value = json{
+        {"optime", obs.status->write_lsn.str()},
+        {"timeline", obs.status->timeline},
+        {"leader",
+         config_->name}}.dump();
     if (value != published_status_) {
       auto r = co_await dcs_.put(key(keys::kStatus), value);
-      if (r) published_status_ = value;
+      if (r)
+        published_status_ = value;
     }
   }
   if (pending_history_) {
@@ -333,7 +361,8 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
   // for a grace period (they may be restarting) and then dropped so they do not hold WAL.
   std::set<std::string> wanted;
   for (const auto& [name, m] : view.members) {
-    if (name != config_->name) wanted.insert(pg::slotNameFor(name));
+    if (name != config_->name)
+      wanted.insert(pg::slotNameFor(name));
   }
   auto now = clock_.now();
   auto grace = std::chrono::minutes(30);
@@ -351,13 +380,16 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
       continue;
     }
     auto [it, inserted] = slot_grace_.emplace(s.name, now);
-    if (!s.active && now - it->second > grace) to_drop->push_back(s.name);
+    if (!s.active && now - it->second > grace)
+      to_drop->push_back(s.name);
   }
   std::vector<std::string> to_create;
   for (const auto& w : wanted) {
-    if (!have.count(w)) to_create.push_back(w);
+    if (!have.count(w))
+      to_create.push_back(w);
   }
-  if (to_create.empty() && to_drop->empty()) co_return;
+  if (to_create.empty() && to_drop->empty())
+    co_return;
   co_await worker_.run([this, to_create, to_drop] {
     for (const auto& s : to_create) {
       auto r = pg_.createSlot(s);
@@ -369,33 +401,40 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
     }
     for (const auto& s : *to_drop) {
       auto r = pg_.dropSlot(s);
-      if (r) spdlog::info("dropped replication slot {} of a departed member", s);
+      if (r)
+        spdlog::info("dropped replication slot {} of a departed member", s);
     }
     return 0;
   });
-  for (const auto& s : *to_drop) slot_grace_.erase(s);
+  for (const auto& s : *to_drop)
+    slot_grace_.erase(s);
 }
 
 asio::awaitable<void> HaLoop::applyDynamicConfig(const ClusterView& view) {
   json wanted = json::object();
   if (auto pgc = view.config.find("postgresql"); pgc != view.config.end() && pgc->is_object()) {
-    if (auto p = pgc->find("parameters"); p != pgc->end() && p->is_object()) wanted = *p;
+    if (auto p = pgc->find("parameters"); p != pgc->end() && p->is_object())
+      wanted = *p;
   }
-  if (wanted == applied_parameters_) co_return;
+  if (wanted == applied_parameters_)
+    co_return;
   {
     std::lock_guard lock(mu_);
-    if (!last_obs_.status && !(last_obs_.running)) co_return;  // applied once running
+    if (!last_obs_.status && !(last_obs_.running))
+      co_return;  // applied once running
   }
   std::map<std::string, std::optional<std::string>> changes;
   json before = applied_parameters_.is_object() ? applied_parameters_ : json::object();
   for (const auto& [k, v] : wanted.items()) {
-    std::string text = v.is_string() ? v.get<std::string>()
+    std::string text = v.is_string()    ? v.get<std::string>()
                        : v.is_boolean() ? (v.get<bool>() ? "on" : "off")
                                         : v.dump();
-    if (!before.contains(k) || before[k] != v) changes[k] = text;
+    if (!before.contains(k) || before[k] != v)
+      changes[k] = text;
   }
   for (const auto& [k, v] : before.items()) {
-    if (!wanted.contains(k)) changes[k] = std::nullopt;
+    if (!wanted.contains(k))
+      changes[k] = std::nullopt;
   }
   auto r = co_await worker_.run([this, changes] { return pg_.alterSystem(changes); });
   if (r) {
@@ -418,9 +457,11 @@ std::string HaLoop::lastDecisionReason() const {
 
 std::optional<pg::PgEndpoint> HaLoop::endpointOf(const std::string& member) const {
   std::lock_guard lock(mu_);
-  if (!view_) return std::nullopt;
+  if (!view_)
+    return std::nullopt;
   const MemberRecord* m = view_->member(member);
-  if (!m || m->host.empty() || m->port == 0) return std::nullopt;
+  if (!m || m->host.empty() || m->port == 0)
+    return std::nullopt;
   return pg::PgEndpoint{m->host, m->port};
 }
 
@@ -431,7 +472,8 @@ asio::awaitable<void> HaLoop::shutdown() {
   co_await worker_.run([this] {
     if (pg_.running()) {
       auto r = pg_.stop(pg::Postgres::StopMode::fast);
-      if (!r) spdlog::warn("PostgreSQL did not stop cleanly: {}", r.message());
+      if (!r)
+        spdlog::warn("PostgreSQL did not stop cleanly: {}", r.message());
     }
     return 0;
   });

@@ -38,9 +38,9 @@ class PeerProber {
 struct LocalObservation {
   bool data_initialized = false;
   bool running = false;
-  std::optional<pg::PgStatus> status;        // when running and readable
-  std::optional<pg::ControlData> control;    // when stopped and initialized
-  std::string error;                         // why status could not be read
+  std::optional<pg::PgStatus> status;      // when running and readable
+  std::optional<pg::ControlData> control;  // when stopped and initialized
+  std::string error;                       // why status could not be read
 };
 
 // The HA loop of one member. All methods except snapshot() run on the control-plane
@@ -111,12 +111,17 @@ class HaLoop {
 
   // Control-thread state.
   bool stopping_ = false;
-  std::string upstream_;            // member our standby follows, as we configured it
+  std::string upstream_;  // member our standby follows, as we configured it
+  // The lease under which this agent last made PostgreSQL a primary (bootstrap, promote,
+  // start_primary). A writable PostgreSQL under any other lease is one whose lock this agent
+  // cannot vouch for (left over from an earlier run): it is fenced at once.
+  std::int64_t primary_lease_ = 0;
+  void markPrimary();
   std::string last_reason_;
-  std::string last_seen_leader_;    // for history: who led before a change
+  std::string last_seen_leader_;  // for history: who led before a change
   std::optional<HistoryRecord> pending_history_;
   nlohmann::json applied_parameters_ = nullptr;
-  std::string published_member_;   // last JSON we wrote for our member key
+  std::string published_member_;  // last JSON we wrote for our member key
   std::string published_status_;
   std::map<std::string, SteadyTime> slot_grace_;  // slots of vanished members, first seen gone
   std::string activity_;  // long action under way ("cloning", "rewinding"), published as state

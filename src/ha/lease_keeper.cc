@@ -118,7 +118,8 @@ boost::asio::awaitable<void> LeaseKeeper::revoke() {
   }
   if (lease != 0) {
     auto r = co_await dcs_.revokeLease(lease);
-    if (!r) spdlog::warn("cannot revoke lease {:x}: {}", lease, r.message());
+    if (!r)
+      spdlog::warn("cannot revoke lease {:x}: {}", lease, r.message());
   }
 }
 

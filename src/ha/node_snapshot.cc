@@ -22,10 +22,14 @@ api::MemberView memberView(const MemberRecord& m, const std::optional<WalPositio
     v.lag_bytes = *leader_pos > m.wal_position ? leader_pos->value - m.wal_position.value : 0;
   }
   v.tags = nlohmann::json::object();
-  for (const auto& [k, val] : m.custom_tags) v.tags[k] = val;
-  if (m.nofailover) v.tags["nofailover"] = true;
-  if (m.noloadbalance) v.tags["noloadbalance"] = true;
-  if (m.failover_priority != 1) v.tags["failover_priority"] = m.failover_priority;
+  for (const auto& [k, val] : m.custom_tags)
+    v.tags[k] = val;
+  if (m.nofailover)
+    v.tags["nofailover"] = true;
+  if (m.noloadbalance)
+    v.tags["noloadbalance"] = true;
+  if (m.failover_priority != 1)
+    v.tags["failover_priority"] = m.failover_priority;
   return v;
 }
 
@@ -54,9 +58,11 @@ api::NodeSnapshot HaLoop::snapshot() const {
     s.dynamic_config = view_->config;
     if (view_->leader) {
       s.leader = view_->leader->name;
-      if (const MemberRecord* lm = view_->leaderMember()) leader_pos = lm->wal_position;
+      if (const MemberRecord* lm = view_->leaderMember())
+        leader_pos = lm->wal_position;
     }
-    if (view_->failover) s.scheduled_switchover = view_->failover->toJson();
+    if (view_->failover)
+      s.scheduled_switchover = view_->failover->toJson();
     for (const auto& h : view_->history) {
       s.history.push_back(api::HistoryEntry{.timeline = h.timeline,
                                             .lsn = h.lsn.str(),
@@ -78,6 +84,10 @@ api::NodeSnapshot HaLoop::snapshot() const {
   }
   s.writable = s.is_leader && s.postgres_running && !s.in_recovery;
   s.self = memberView(self, leader_pos, s.is_leader);
+  if (last_obs_.status && last_obs_.status->in_recovery) {
+    s.self.received_position = last_obs_.status->receive_lsn.str();
+    s.self.replayed_position = last_obs_.status->replay_lsn.str();
+  }
   return s;
 }
 

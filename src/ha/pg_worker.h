@@ -21,7 +21,8 @@ class PgWorker {
   ~PgWorker() {
     guard_.reset();
     ctx_.stop();
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable())
+      thread_.join();
   }
   PgWorker(const PgWorker&) = delete;
   PgWorker& operator=(const PgWorker&) = delete;
