@@ -1,0 +1,136 @@
+// `keel agent -c FILE`: the daemon. Wiring only: every piece comes from its module.
+//
+// Threads: the control-plane io_context (this thread) runs the HA loop, lease renewal, the
+// fence watchdog, the DCS client, the embedded etcd supervisor and the REST API. The HA
+// loop's PgWorker thread runs blocking PostgreSQL work.
+#include <sys/stat.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "api/http_server.h"
+#include "api/router.h"
+#include "cli/cli.h"
+#include "common/logging.h"
+#include "config/config.h"
+#include "dcs/embedded_etcd.h"
+#include "dcs/etcd_dcs.h"
+#include "ha/agent_backend.h"
+#include "ha/ha_loop.h"
+#include "ha/peer_prober.h"
+#include "pg/postgres.h"
+
+namespace keel::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+
+std::optional<asio::ip::tcp::endpoint> resolveListen(const HostPort& hp, std::string* error) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(hp.host == "localhost" ? "127.0.0.1" : hp.host, ec);
+  if (ec) {
+    *error = "restapi.listen: \"" + hp.host + "\" is not an IP address; use e.g. 127.0.0.1";
+    return std::nullopt;
+  }
+  return asio::ip::tcp::endpoint(addr, hp.port);
+}
+
+int runAgent(const std::string& path) {
+  auto loaded = loadConfigFile(path);
+  if (!loaded) {
+    std::cerr << loaded.message() << "\n";
+    return kExitUsage;
+  }
+  std::shared_ptr<const Config> config = *loaded;
+  initLogging(config->log_level, config->name);
+  std::error_code fs_ec;
+  std::filesystem::create_directories(config->data_dir, fs_ec);
+  if (fs_ec) {
+    spdlog::critical("cannot create data_dir {}: {}", config->data_dir, fs_ec.message());
+    return kExitFailure;
+  }
+  chmod(config->data_dir.c_str(), 0711);  // the PostgreSQL user must traverse it
+
+  asio::io_context control(1);
+  std::unique_ptr<dcs::EmbeddedEtcd> etcd;
+  if (config->etcd.embedded) {
+    etcd = std::make_unique<dcs::EmbeddedEtcd>(*config->etcd.embedded, config->scope,
+                                               control.get_executor());
+    auto started = etcd->start();
+    if (!started) {
+      spdlog::critical("cannot start the embedded etcd: {}", started.message());
+      return kExitFailure;
+    }
+  }
+  dcs::EtcdDcs dcs(control.get_executor(), config->etcd.client_urls(),
+                   config->etcd.request_timeout);
+  auto postgres = pg::makePostgres(config);
+  ha::HttpPeerProber prober;
+  SteadyClock clock;
+  ha::HaLoop loop(config, dcs, *postgres, prober, clock);
+  ha::AgentBackend backend(loop);
+  std::optional<api::Credentials> credentials;
+  if (config->restapi.authentication) {
+    credentials = api::Credentials{config->restapi.authentication->username,
+                                   config->restapi.authentication->password};
+  }
+  api::Router router(backend, credentials);
+  std::string error;
+  auto endpoint = resolveListen(config->restapi.listen, &error);
+  if (!endpoint) {
+    spdlog::critical("{}", error);
+    return kExitUsage;
+  }
+  api::HttpServer server(control.get_executor(), router, *endpoint);
+  if (auto s = server.start(); !s) {
+    spdlog::critical("{}", s.message());
+    return kExitFailure;
+  }
+  spdlog::info("REST API on http://{}", config->restapi.listen.str());
+
+  asio::signal_set signals(control, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec)
+      return;
+    spdlog::info("signal {} received: shutting down", sig);
+    asio::co_spawn(
+        control,
+        [&]() -> asio::awaitable<void> {
+          co_await loop.shutdown();
+          server.stop();
+          if (etcd)
+            etcd->stop();
+          control.stop();
+        },
+        asio::detached);
+  });
+  asio::co_spawn(control, loop.run(), [](std::exception_ptr e) {
+    if (!e)
+      return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("HA loop ended: {}", ex.what());
+    }
+  });
+  control.run();
+  spdlog::info("agent stopped");
+  return 0;
+}
+
+}  // namespace
+
+void addAgentCommand(CLI::App& app, int* exit_code) {
+  auto* agent = app.add_subcommand("agent", "Run the Keel daemon for one member");
+  auto path = std::make_shared<std::string>();
+  agent->add_option("-c,--config", *path, "YAML configuration file")->required();
+  agent->callback([=] { *exit_code = runAgent(*path); });
+}
+
+}  // namespace keel::cli
