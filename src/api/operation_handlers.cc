@@ -110,7 +110,8 @@ asio::awaitable<HttpResponse> postSwitchover(Backend& backend, HttpRequest reque
   if (op.scheduled_at && op.scheduled_at->empty()) {
     op.scheduled_at.reset();
   }
-  co_return operationResponse(co_await backend.switchover(std::move(op)));
+  OpResult result = co_await backend.switchover(std::move(op));
+  co_return operationResponse(result);
 }
 
 asio::awaitable<HttpResponse> deleteSwitchover(Backend& backend) {
@@ -143,7 +144,8 @@ asio::awaitable<HttpResponse> postFailover(Backend& backend, HttpRequest request
                            "a failover cannot be scheduled; use POST /switchover with "
                            "\"scheduled_at\" instead");
   }
-  co_return operationResponse(co_await backend.failover(**candidate));
+  OpResult result = co_await backend.failover(**candidate);
+  co_return operationResponse(result);
 }
 
 asio::awaitable<HttpResponse> postRestart(Backend& backend, HttpRequest request) {
@@ -181,11 +183,13 @@ asio::awaitable<HttpResponse> postRestart(Backend& backend, HttpRequest request)
                              "field \"role\" is \"" + r + "\"; expected primary, replica or any");
     }
   }
-  co_return operationResponse(co_await backend.restart(std::move(op)));
+  OpResult result = co_await backend.restart(std::move(op));
+  co_return operationResponse(result);
 }
 
 asio::awaitable<HttpResponse> postReload(Backend& backend) {
-  co_return operationResponse(co_await backend.reload());
+  OpResult result = co_await backend.reload();
+  co_return operationResponse(result);
 }
 
 asio::awaitable<HttpResponse> postReinitialize(Backend& backend, HttpRequest request) {
@@ -197,7 +201,8 @@ asio::awaitable<HttpResponse> postReinitialize(Backend& backend, HttpRequest req
   if (!force) {
     co_return badRequest(force);
   }
-  co_return operationResponse(co_await backend.reinitialize(force->value_or(false)));
+  OpResult result = co_await backend.reinitialize(force->value_or(false));
+  co_return operationResponse(result);
 }
 
 asio::awaitable<HttpResponse> patchConfig(Backend& backend, HttpRequest request) {
@@ -205,7 +210,8 @@ asio::awaitable<HttpResponse> patchConfig(Backend& backend, HttpRequest request)
   if (!body) {
     co_return badRequest(body);
   }
-  co_return configResponse(co_await backend.patchConfig(std::move(*body)));
+  OpResult result = co_await backend.patchConfig(std::move(*body));
+  co_return configResponse(result);
 }
 
 asio::awaitable<HttpResponse> putConfig(Backend& backend, HttpRequest request) {
@@ -213,7 +219,8 @@ asio::awaitable<HttpResponse> putConfig(Backend& backend, HttpRequest request) {
   if (!body) {
     co_return badRequest(body);
   }
-  co_return configResponse(co_await backend.replaceConfig(std::move(*body)));
+  OpResult result = co_await backend.replaceConfig(std::move(*body));
+  co_return configResponse(result);
 }
 
 }  // namespace keel::api::detail

@@ -141,7 +141,12 @@ asio::awaitable<HttpResponse> Router::dispatch(HttpRequest request) const {
     if (request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS") {
       co_return methodNotAllowed(request, kHealthAllow);
     }
-    co_return detail::handleHealth(*check, request, backend_.snapshot(), wall_clock_());
+    // Named locals, not temporaries in the co_return expression: GCC 12 destroys such a
+    // temporary too early in a coroutine (found by ASan).
+    const NodeSnapshot snapshot = backend_.snapshot();
+    const double now = wall_clock_();
+    HttpResponse response = detail::handleHealth(*check, request, snapshot, now);
+    co_return response;
   }
 
   const Route* route = nullptr;
@@ -181,12 +186,21 @@ asio::awaitable<HttpResponse> Router::dispatch(HttpRequest request) const {
 
   Backend& b = backend_;
   switch (route->endpoint) {
-    case Endpoint::patroni:
-      co_return stateResponse(request, detail::patroniStatus(b.snapshot()));
-    case Endpoint::cluster:
-      co_return stateResponse(request, detail::clusterStatus(b.snapshot()));
-    case Endpoint::history:
-      co_return stateResponse(request, detail::historyDocument(b.snapshot()));
+    case Endpoint::patroni: {
+      const NodeSnapshot snap = b.snapshot();
+      HttpResponse r = stateResponse(request, detail::patroniStatus(snap));
+      co_return r;
+    }
+    case Endpoint::cluster: {
+      const NodeSnapshot snap = b.snapshot();
+      HttpResponse r = stateResponse(request, detail::clusterStatus(snap));
+      co_return r;
+    }
+    case Endpoint::history: {
+      const NodeSnapshot snap = b.snapshot();
+      HttpResponse r = stateResponse(request, detail::historyDocument(snap));
+      co_return r;
+    }
     case Endpoint::config:
       if (request.method == "PATCH") {
         co_return co_await detail::patchConfig(b, std::move(request));
@@ -194,7 +208,11 @@ asio::awaitable<HttpResponse> Router::dispatch(HttpRequest request) const {
       if (request.method == "PUT") {
         co_return co_await detail::putConfig(b, std::move(request));
       }
-      co_return stateResponse(request, b.snapshot().dynamic_config);
+      {
+        const NodeSnapshot snap = b.snapshot();
+        HttpResponse r = stateResponse(request, snap.dynamic_config);
+        co_return r;
+      }
     case Endpoint::switchover:
       if (request.method == "DELETE") {
         co_return co_await detail::deleteSwitchover(b);
