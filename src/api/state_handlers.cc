@@ -59,12 +59,26 @@ nlohmann::json patroniStatus(const NodeSnapshot& s) {
   std::string role = roleOf(s);
   out["role"] = role;
   if (s.postgres_running) {
-    if (auto bytes = walBytes(s.self.wal_position)) {
-      if (role == "primary") {
-        out["xlog"] = {{"location", *bytes}};
-      } else {
-        // Keel reports one replica position; it stands for both received and replayed.
-        out["xlog"] = {{"received_location", *bytes}, {"replayed_location", *bytes}};
+    auto position = walBytes(s.self.wal_position);
+    if (role == "primary") {
+      if (position) {
+        out["xlog"] = {{"location", *position}};
+      }
+    } else {
+      // A backend that reports one replica position leaves the other two empty.
+      auto received = walBytes(s.self.received_position);
+      auto replayed = walBytes(s.self.replayed_position);
+      received = received ? received : position;
+      replayed = replayed ? replayed : position;
+      if (received || replayed) {
+        nlohmann::json xlog = nlohmann::json::object();
+        if (received) {
+          xlog["received_location"] = *received;
+        }
+        if (replayed) {
+          xlog["replayed_location"] = *replayed;
+        }
+        out["xlog"] = std::move(xlog);
       }
     }
     if (role != "primary" && !s.self.replication_state.empty()) {

@@ -57,6 +57,14 @@ TEST_F(StateTest, PatroniOnAReplica) {
   EXPECT_FALSE(j.contains("tags"));
 }
 
+TEST_F(StateTest, PatroniReplicaPositionsSeparately) {
+  backend.snap = replicaSnapshot(0);
+  backend.snap.self.received_position = "0/4000000";
+  backend.snap.self.replayed_position = "0/3800000";
+  json j = getJson("/patroni");
+  EXPECT_EQ(j["xlog"], json({{"received_location", 0x4000000}, {"replayed_location", 0x3800000}}));
+}
+
 TEST_F(StateTest, PatroniWhenStoppedAndLeaderless) {
   backend.snap = stoppedSnapshot();
   backend.snap.leader.reset();
