@@ -147,7 +147,8 @@ void addCtlCommands(CLI::App& app, int* exit_code) {
   ctl->require_subcommand(1);
   auto opts = std::make_shared<CtlOptions>();
   ctl->add_option("--api", opts->api_urls,
-                  "member API URL(s) to use, e.g. http://127.0.0.1:8008 (env KEEL_API)");
+                  "member API URL(s) to use, e.g. http://127.0.0.1:8008 (env KEEL_API)")
+      ->delimiter(',');
   ctl->add_option("-c,--config", opts->config_file,
                   "an agent's config file: its API address and credentials");
   ctl->add_option("-u,--user", opts->user, "API credentials as name:password");

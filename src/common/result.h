@@ -26,6 +26,9 @@ Failure<E> fail(E code, std::string message) {
 template <typename T, typename E>
 class [[nodiscard]] Result {
  public:
+  // A failure with a value-initialized code: Asio's co_spawn default-constructs completion
+  // values on its exception path (where the exception, not the value, reaches the caller).
+  Result() : v_(std::in_place_index<1>, Failure<E>{E{}, "no result"}) {}
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT implicit
   Result(Failure<E> failure) : v_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT
 

@@ -124,7 +124,7 @@ api::NodeSnapshot AgentBackend::snapshot() const {
 }
 
 asio::awaitable<OpResult> AgentBackend::requestLeaderChange(FailoverRequest request,
-                                                            const std::string& verb) {
+                                                            std::string verb) {
   auto& dcs = loop_.dcs();
   const std::string fkey = loop_.key(keys::kFailover);
   dcs::Txn t;
@@ -223,7 +223,8 @@ asio::awaitable<OpResult> AgentBackend::switchover(api::SwitchoverRequest reques
     }
     f.scheduled_at = *at;
   }
-  co_return co_await requestLeaderChange(f, "switched over");
+  std::string verb = "switched over";
+  co_return co_await requestLeaderChange(f, verb);
 }
 
 asio::awaitable<OpResult> AgentBackend::cancelSwitchover() {
@@ -267,7 +268,8 @@ asio::awaitable<OpResult> AgentBackend::failover(std::string candidate) {
   f.reason = "manual failover requested through the API";
   if (view->leader)
     f.leader = "";
-  co_return co_await requestLeaderChange(f, "failed over");
+  std::string verb = "failed over";
+  co_return co_await requestLeaderChange(f, verb);
 }
 
 asio::awaitable<OpResult> AgentBackend::restart(api::RestartRequest request) {
@@ -291,13 +293,14 @@ asio::awaitable<OpResult> AgentBackend::restart(api::RestartRequest request) {
     upstream = loop_.endpointOf(loop_.currentUpstream());
   auto& pg = loop_.postgres();
   std::string slot = pg::slotNameFor(loop_.config().name);
-  auto r = co_await loop_.worker().run([&pg, leader, upstream, slot]() -> pg::PgResult<void> {
+  auto pg_job_1 = [&pg, leader, upstream, slot]() -> pg::PgResult<void> {
     if (auto s = pg.stop(pg::Postgres::StopMode::fast); !s)
       return s;
     if (leader)
       return pg.startPrimary();
     return pg.startStandby(upstream.value_or(pg::PgEndpoint{}), slot);
-  });
+  };
+  auto r = co_await loop_.worker().run(pg_job_1);
   if (!r)
     co_return result(Status::unavailable, "restart failed: " + r.message());
   co_return result(Status::ok, "restarted successfully");
@@ -305,7 +308,8 @@ asio::awaitable<OpResult> AgentBackend::restart(api::RestartRequest request) {
 
 asio::awaitable<OpResult> AgentBackend::reload() {
   auto& pg = loop_.postgres();
-  auto r = co_await loop_.worker().run([&pg] { return pg.reload(); });
+  auto pg_job_2 = [&pg] { return pg.reload(); };
+  auto r = co_await loop_.worker().run(pg_job_2);
   if (!r)
     co_return result(Status::unavailable, "reload failed: " + r.message());
   co_return result(Status::ok, "reload scheduled");
@@ -334,13 +338,14 @@ asio::awaitable<OpResult> AgentBackend::reinitialize(bool force) {
                      "this replica is streaming normally; pass force to reinitialize anyway");
   }
   auto& pg = loop_.postgres();
-  auto r = co_await loop_.worker().run([&pg]() -> pg::PgResult<void> {
+  auto pg_job_3 = [&pg]() -> pg::PgResult<void> {
     if (pg.running()) {
       if (auto s = pg.stop(pg::Postgres::StopMode::immediate); !s)
         return s;
     }
     return pg.removeDataDirectory();
-  });
+  };
+  auto r = co_await loop_.worker().run(pg_job_3);
   if (!r)
     co_return result(Status::unavailable, "reinitialize failed: " + r.message());
   co_return result(Status::ok,

@@ -26,7 +26,7 @@ class AgentBackend final : public api::Backend {
 
  private:
   boost::asio::awaitable<api::OpResult> requestLeaderChange(FailoverRequest request,
-                                                            const std::string& verb);
+                                                            std::string verb);
   boost::asio::awaitable<api::OpResult> storeConfig(nlohmann::json config);
 
   HaLoop& loop_;

@@ -50,7 +50,8 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       co_await acquireLeader(view, local, d.reason);
       co_return;
     case Action::promote: {
-      auto r = co_await worker_.run([this] { return pg_.promote(); });
+      auto pg_job_1 = [this] { return pg_.promote(); };
+      auto r = co_await worker_.run(pg_job_1);
       if (logFailure("promote", r)) {
         upstream_.clear();
         markPrimary();
@@ -58,7 +59,8 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       co_return;
     }
     case Action::start_primary: {
-      auto r = co_await worker_.run([this] { return pg_.startPrimary(); });
+      auto pg_job_2 = [this] { return pg_.startPrimary(); };
+      auto r = co_await worker_.run(pg_job_2);
       if (logFailure("starting PostgreSQL as primary", r)) {
         upstream_.clear();
         markPrimary();
@@ -70,8 +72,10 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       if (!d.target.empty() && !ep)
         co_return;
       pg::PgEndpoint upstream = ep.value_or(pg::PgEndpoint{});
-      auto r = co_await worker_.run(
-          [this, upstream, slot = slotFor(c)] { return pg_.startStandby(upstream, slot); });
+      auto pg_job_3 = [this, upstream, slot = slotFor(c)] {
+        return pg_.startStandby(upstream, slot);
+      };
+      auto r = co_await worker_.run(pg_job_3);
       if (logFailure("starting PostgreSQL as a standby", r))
         upstream_ = d.target;
       co_return;
@@ -80,20 +84,21 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       auto ep = endpoint(d.target);
       if (!ep)
         co_return;
-      auto r = co_await worker_.run(
-          [this, ep = *ep, slot = slotFor(c)] { return pg_.followUpstream(ep, slot); });
+      auto pg_job_4 = [this, ep = *ep, slot = slotFor(c)] { return pg_.followUpstream(ep, slot); };
+      auto r = co_await worker_.run(pg_job_4);
       if (logFailure("repointing the standby", r))
         upstream_ = d.target;
       co_return;
     }
     case Action::demote: {
       spdlog::warn("demoting: {}", d.reason);
-      auto r = co_await worker_.run([this] {
+      auto pg_job_5 = [this] {
         auto s = pg_.stop(pg::Postgres::StopMode::fast);
         if (!s)
           pg_.fence();
         return 0;
-      });
+      };
+      auto r = co_await worker_.run(pg_job_5);
       (void)r;
       upstream_.clear();
       if (!d.target.empty()) {
@@ -109,13 +114,15 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       if (!ep)
         co_return;
       activity_ = "cloning";
-      co_await publish(LocalObservation{});
-      auto r = co_await worker_.run([this, ep = *ep, slot = slotFor(c)]() -> pg::PgResult<void> {
+      LocalObservation nothing_yet;
+      co_await publish(nothing_yet);
+      auto pg_job_6 = [this, ep = *ep, slot = slotFor(c)]() -> pg::PgResult<void> {
         auto b = pg_.basebackup(ep, slot);
         if (!b)
           return b;
         return pg_.startStandby(ep, slot);
-      });
+      };
+      auto r = co_await worker_.run(pg_job_6);
       activity_.clear();
       if (logFailure("cloning from the leader", r))
         upstream_ = d.target;
@@ -152,8 +159,9 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
   spdlog::info(adopt ? "bootstrap: adopting the existing data directory"
                      : "bootstrap: initializing a new cluster");
   activity_ = "bootstrapping";
-  co_await publish(LocalObservation{});
-  auto result = co_await worker_.run([this, adopt]() -> pg::PgResult<std::uint64_t> {
+  LocalObservation nothing_yet;
+  co_await publish(nothing_yet);
+  auto pg_job_7 = [this, adopt]() -> pg::PgResult<std::uint64_t> {
     if (!adopt) {
       if (auto i = pg_.initdb(); !i)
         return i.failure();
@@ -173,7 +181,8 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
     if (!st)
       return st.failure();
     return st->system_identifier;
-  });
+  };
+  auto result = co_await worker_.run(pg_job_7);
   activity_.clear();
   markPrimary();  // whatever the outcome: a writable server must be guarded at once
   if (!result) {
@@ -202,7 +211,7 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
 }
 
 asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const LocalState& local,
-                                            const std::string& reason) {
+                                            std::string reason) {
   dcs::Txn t;
   t.compare.push_back(Compare::absent(key(keys::kLeader)));
   t.success.push_back(Operation::put(key(keys::kLeader), config_->name, local.lease));
@@ -230,7 +239,8 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
     co_return false;
   }
   if (local.in_recovery) {
-    auto p = co_await worker_.run([this] { return pg_.promote(); });
+    auto pg_job_8 = [this] { return pg_.promote(); };
+    auto p = co_await worker_.run(pg_job_8);
     if (!p) {
       // Keep the lock: the next cycle retries promote (or start_primary if it went down);
       // releasing would only start another election with the same outcome.
@@ -241,7 +251,8 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
   markPrimary();
   upstream_.clear();
   spdlog::warn("promoted: this member is now the primary");
-  auto st = co_await worker_.run([this] { return pg_.status(); });
+  auto pg_job_9 = [this] { return pg_.status(); };
+  auto st = co_await worker_.run(pg_job_9);
   HistoryRecord h{.timeline = st ? st->timeline : local.timeline + 1,
                   .lsn = before,
                   .reason = reason,
@@ -287,7 +298,7 @@ asio::awaitable<void> HaLoop::appendHistory(HistoryRecord record) {
   }
 }
 
-asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string& leader,
+asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, std::string leader,
                                      bool was_running_primary) {
   const MemberRecord* lm = view.member(leader);
   if (!lm || lm->host.empty())
@@ -296,9 +307,11 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string&
   const Config& c = *config_;
   bool leader_is_me = view.leader && view.leader->name == c.name;
   activity_ = "rewinding";
-  co_await publish(LocalObservation{.data_initialized = true});
-  auto r = co_await worker_.run([this, source, leader_timeline = lm->timeline, leader_is_me,
-                                 was_running_primary, &c]() -> pg::PgResult<std::string> {
+  LocalObservation stopped_data;
+  stopped_data.data_initialized = true;
+  co_await publish(stopped_data);
+  auto pg_job_10 = [this, source, leader_timeline = lm->timeline, leader_is_me, was_running_primary,
+                    &c]() -> pg::PgResult<std::string> {
     auto cd = pg_.controlData();
     if (!cd)
       return cd.failure();
@@ -341,7 +354,8 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string&
     if (!s)
       return s.failure();
     return std::string(need_rewind ? "rewound" : "no rewind needed");
-  });
+  };
+  auto r = co_await worker_.run(pg_job_10);
   activity_.clear();
   if (r) {
     spdlog::info("rejoined as a replica of {} ({})", leader, *r);
@@ -351,7 +365,7 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, const std::string&
   }
 }
 
-asio::awaitable<void> HaLoop::clearFailover(const ClusterView& view, const std::string& reason) {
+asio::awaitable<void> HaLoop::clearFailover(const ClusterView& view, std::string reason) {
   if (!view.failover)
     co_return;
   spdlog::warn("{}", reason);
@@ -377,38 +391,44 @@ asio::awaitable<void> HaLoop::releaseLeader() {
 // final checkpoint the walsenders send to every connected standby), wait until the candidate
 // has replayed past it, then release the lock. The failover key still names the candidate, so
 // it alone takes the lock and promotes; no acknowledged write can be lost.
-asio::awaitable<void> HaLoop::switchover(const ClusterView& view, const std::string& candidate,
-                                         const std::string& reason) {
+asio::awaitable<void> HaLoop::switchover(const ClusterView& view, std::string candidate,
+                                         std::string reason) {
   const MemberRecord* cm = view.member(candidate);
   if (!cm) {
-    co_await clearFailover(view, "switchover cancelled: candidate " + candidate + " is gone");
+    std::string why = "switchover cancelled: candidate " + candidate + " is gone";
+    co_await clearFailover(view, why);
     co_return;
   }
   spdlog::warn("switchover to {}: {}", candidate, reason);
-  co_await worker_.run([this] {
+  auto pg_job_11 = [this] {
     auto r = pg_.checkpoint();
     if (!r)
       spdlog::warn("checkpoint before switchover failed: {}", r.message());
     return 0;
-  });
+  };
+  co_await worker_.run(pg_job_11);
   lease_.setServingPrimary(false);
-  auto stopped = co_await worker_.run([this]() -> pg::PgResult<pg::ControlData> {
+  auto pg_job_12 = [this]() -> pg::PgResult<pg::ControlData> {
     if (auto s = pg_.stop(pg::Postgres::StopMode::fast); !s)
       return s.failure();
     return pg_.controlData();
-  });
+  };
+  auto stopped = co_await worker_.run(pg_job_12);
   auto abort = [&](std::string why) -> asio::awaitable<void> {
     spdlog::error("switchover to {} aborted: {}; staying the leader", candidate, why);
-    auto s = co_await worker_.run([this] { return pg_.startPrimary(); });
+    auto pg_job_13 = [this] { return pg_.startPrimary(); };
+    auto s = co_await worker_.run(pg_job_13);
     if (s) {
       markPrimary();
     } else {
       spdlog::error("restarting PostgreSQL as primary failed: {}", s.message());
     }
-    co_await clearFailover(view, "switchover to " + candidate + " aborted: " + why);
+    std::string message = "switchover to " + candidate + " aborted: " + why;
+    co_await clearFailover(view, message);
   };
   if (!stopped) {
-    co_await abort("PostgreSQL did not stop cleanly: " + stopped.message());
+    std::string why = "PostgreSQL did not stop cleanly: " + stopped.message();
+    co_await abort(why);
     co_return;
   }
   WalPosition final_lsn = stopped->checkpoint_location;
@@ -425,8 +445,9 @@ asio::awaitable<void> HaLoop::switchover(const ClusterView& view, const std::str
     co_await sleepFor(std::chrono::milliseconds(50));
   }
   if (!caught_up) {
-    co_await abort("candidate did not replay the final WAL position " + final_lsn.str() +
-                   " within 30 s");
+    std::string why =
+        "candidate did not replay the final WAL position " + final_lsn.str() + " within 30 s";
+    co_await abort(why);
     co_return;
   }
   auto ls = lease_.state();

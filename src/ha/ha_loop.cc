@@ -129,7 +129,7 @@ asio::awaitable<std::optional<ClusterView>> HaLoop::readView() {
 }
 
 asio::awaitable<LocalObservation> HaLoop::observe() {
-  co_return co_await worker_.run([this] {
+  auto pg_job_1 = [this] {
     LocalObservation obs;
     obs.data_initialized = pg_.initialized();
     obs.running = pg_.running();
@@ -149,7 +149,8 @@ asio::awaitable<LocalObservation> HaLoop::observe() {
       }
     }
     return obs;
-  });
+  };
+  co_return co_await worker_.run(pg_job_1);
 }
 
 LocalState HaLoop::localState(const LocalObservation& obs) const {
@@ -275,7 +276,7 @@ asio::awaitable<void> HaLoop::cycle() {
   last_loop_epoch_ = wallClockSeconds();
 }
 
-MemberRecord HaLoop::memberRecord(const LocalObservation& obs) const {
+MemberRecord HaLoop::memberRecord(const LocalObservation& obs, bool fenced) const {
   MemberRecord m;
   m.name = config_->name;
   m.host = config_->postgresql.connect_address.host;
@@ -286,11 +287,6 @@ MemberRecord HaLoop::memberRecord(const LocalObservation& obs) const {
   m.noloadbalance = config_->tags.noloadbalance;
   m.custom_tags = config_->tags.custom;
   m.version = KEEL_VERSION;
-  bool fenced;
-  {
-    std::lock_guard lock(mu_);
-    fenced = fenced_;
-  }
   if (!obs.data_initialized) {
     m.role = "uninitialized";
     m.state = activity_.empty() ? "stopped" : activity_;
@@ -324,11 +320,16 @@ MemberRecord HaLoop::memberRecord(const LocalObservation& obs) const {
   return m;
 }
 
-asio::awaitable<void> HaLoop::publish(const LocalObservation& obs) {
+asio::awaitable<void> HaLoop::publish(LocalObservation obs) {
   auto ls = lease_.state();
   if (ls.lease == 0)
     co_return;
-  std::string value = memberRecord(obs).toJson().dump();
+  bool fenced;
+  {
+    std::lock_guard lock(mu_);
+    fenced = fenced_;
+  }
+  std::string value = memberRecord(obs, fenced).toJson().dump();
   std::string stamp = std::to_string(ls.lease) + value;
   if (stamp == published_member_)
     co_return;
@@ -367,7 +368,8 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
   auto now = clock_.now();
   auto grace = std::chrono::minutes(30);
   auto to_drop = std::make_shared<std::vector<std::string>>();
-  auto existing = co_await worker_.run([this] { return pg_.slots(); });
+  auto pg_job_2 = [this] { return pg_.slots(); };
+  auto existing = co_await worker_.run(pg_job_2);
   if (!existing) {
     spdlog::warn("cannot list replication slots: {}", existing.message());
     co_return;
@@ -390,7 +392,7 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
   }
   if (to_create.empty() && to_drop->empty())
     co_return;
-  co_await worker_.run([this, to_create, to_drop] {
+  auto pg_job_3 = [this, to_create, to_drop] {
     for (const auto& s : to_create) {
       auto r = pg_.createSlot(s);
       if (r) {
@@ -405,7 +407,8 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
         spdlog::info("dropped replication slot {} of a departed member", s);
     }
     return 0;
-  });
+  };
+  co_await worker_.run(pg_job_3);
   for (const auto& s : *to_drop)
     slot_grace_.erase(s);
 }
@@ -436,7 +439,8 @@ asio::awaitable<void> HaLoop::applyDynamicConfig(const ClusterView& view) {
     if (!wanted.contains(k))
       changes[k] = std::nullopt;
   }
-  auto r = co_await worker_.run([this, changes] { return pg_.alterSystem(changes); });
+  auto pg_job_4 = [this, changes] { return pg_.alterSystem(changes); };
+  auto r = co_await worker_.run(pg_job_4);
   if (r) {
     spdlog::info("applied {} cluster-wide PostgreSQL parameter change(s)", changes.size());
     applied_parameters_ = wanted;
@@ -469,14 +473,15 @@ asio::awaitable<void> HaLoop::shutdown() {
   stop();
   spdlog::info("shutting down: stopping PostgreSQL and releasing the lease");
   lease_.setServingPrimary(false);
-  co_await worker_.run([this] {
+  auto pg_job_5 = [this] {
     if (pg_.running()) {
       auto r = pg_.stop(pg::Postgres::StopMode::fast);
       if (!r)
         spdlog::warn("PostgreSQL did not stop cleanly: {}", r.message());
     }
     return 0;
-  });
+  };
+  co_await worker_.run(pg_job_5);
   co_await dcs_.del(key(keys::kMembers) + config_->name);
   co_await lease_.revoke();
 }

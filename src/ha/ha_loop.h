@@ -81,9 +81,10 @@ class HaLoop {
   LocalState localState(const LocalObservation& obs) const;
   boost::asio::awaitable<void> execute(const Decision& d, const ClusterView& view,
                                        const LocalState& local);
-  boost::asio::awaitable<void> publish(const LocalObservation& obs);
+  boost::asio::awaitable<void> publish(LocalObservation obs);
   boost::asio::awaitable<LocalObservation> observe();
-  MemberRecord memberRecord(const LocalObservation& obs) const;
+  // Caller passes `fenced` (guarded by mu_), so snapshot() can call this under the lock.
+  MemberRecord memberRecord(const LocalObservation& obs, bool fenced) const;
   boost::asio::awaitable<void> leaderHousekeeping(const ClusterView& view,
                                                   const LocalObservation& obs);
   boost::asio::awaitable<void> applyDynamicConfig(const ClusterView& view);
@@ -91,12 +92,12 @@ class HaLoop {
   // Actions (ha_actions.cc).
   boost::asio::awaitable<void> bootstrap(const ClusterView& view, const LocalState& local);
   boost::asio::awaitable<bool> acquireLeader(const ClusterView& view, const LocalState& local,
-                                             const std::string& reason);
-  boost::asio::awaitable<void> rejoin(const ClusterView& view, const std::string& leader,
+                                             std::string reason);
+  boost::asio::awaitable<void> rejoin(const ClusterView& view, std::string leader,
                                       bool was_running_primary);
-  boost::asio::awaitable<void> switchover(const ClusterView& view, const std::string& candidate,
-                                          const std::string& reason);
-  boost::asio::awaitable<void> clearFailover(const ClusterView& view, const std::string& reason);
+  boost::asio::awaitable<void> switchover(const ClusterView& view, std::string candidate,
+                                          std::string reason);
+  boost::asio::awaitable<void> clearFailover(const ClusterView& view, std::string reason);
   boost::asio::awaitable<void> appendHistory(HistoryRecord record);
   boost::asio::awaitable<void> releaseLeader();
   void fenceNow(const std::string& why);

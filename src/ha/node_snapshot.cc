@@ -51,7 +51,7 @@ api::NodeSnapshot HaLoop::snapshot() const {
   s.in_recovery = last_obs_.status ? last_obs_.status->in_recovery : true;
   s.postmaster_start_time = last_obs_.status ? last_obs_.status->postmaster_start_epoch : 0;
 
-  MemberRecord self = memberRecord(last_obs_);
+  MemberRecord self = memberRecord(last_obs_, fenced_);
   std::optional<WalPosition> leader_pos;
   if (view_) {
     s.paused = view_->paused();

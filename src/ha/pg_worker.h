@@ -5,7 +5,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <optional>
 #include <thread>
 #include <utility>
 
@@ -28,17 +27,15 @@ class PgWorker {
   PgWorker& operator=(const PgWorker&) = delete;
 
   // Runs `fn` on the worker thread; the awaiting coroutine resumes on its own executor.
+  // Not a coroutine, and `fn` is a named object of the caller's: g++ 12 destroys non-trivial
+  // temporaries of a co_await full-expression twice, so callers must not pass a temporary
+  // lambda here. co_spawn keeps its own copy of `fn` in its frame.
   template <typename Fn>
-  auto run(Fn fn) -> boost::asio::awaitable<decltype(fn())> {
+  auto run(const Fn& fn) -> boost::asio::awaitable<decltype(fn())> {
     using R = decltype(fn());
-    // co_spawn's completion needs a default-constructible value; Result<T> is not one.
-    auto out = co_await boost::asio::co_spawn(
-        ctx_,
-        [fn = std::move(fn)]() mutable -> boost::asio::awaitable<std::optional<R>> {
-          co_return std::optional<R>(fn());
-        },
+    return boost::asio::co_spawn(
+        ctx_, [fn]() mutable -> boost::asio::awaitable<R> { co_return fn(); },
         boost::asio::use_awaitable);
-    co_return std::move(*out);
   }
 
  private:
