@@ -31,32 +31,32 @@ struct MemberView {
 };
 
 struct HistoryEntry {
-  int timeline = 0;       // the new timeline
-  std::string lsn;        // where the old timeline ended
-  std::string reason;     // "failover: leader lease expired", "switchover requested by API"
-  double time = 0;        // epoch seconds
+  int timeline = 0;    // the new timeline
+  std::string lsn;     // where the old timeline ended
+  std::string reason;  // "failover: leader lease expired", "switchover requested by API"
+  double time = 0;     // epoch seconds
   std::string old_leader;
   std::string new_leader;
-  std::string kind;       // "failover" | "switchover"
+  std::string kind;  // "failover" | "switchover"
 };
 
 // This member as the agent last saw it, plus the cluster as last read from the DCS.
 struct NodeSnapshot {
   MemberView self;
   bool postgres_running = false;
-  bool is_leader = false;       // holds the leader lock
-  bool writable = false;        // running primary that holds the lock
+  bool is_leader = false;  // holds the leader lock
+  bool writable = false;   // running primary that holds the lock
   bool in_recovery = false;
   bool paused = false;
   bool nofailover = false;
   bool noloadbalance = false;
   std::string scope;
-  std::string version;          // Keel's version
+  std::string version;  // Keel's version
   double postmaster_start_time = 0;
-  double last_loop_epoch = 0;   // when the HA loop last completed a cycle (liveness)
-  double loop_deadline_seconds = 0;  // liveness fails when older than this
+  double last_loop_epoch = 0;         // when the HA loop last completed a cycle (liveness)
+  double loop_deadline_seconds = 0;   // liveness fails when older than this
   std::optional<std::string> leader;  // leader's member name
-  std::vector<MemberView> members;   // every member with a key in the DCS, sorted by name
+  std::vector<MemberView> members;    // every member with a key in the DCS, sorted by name
   std::vector<HistoryEntry> history;
   nlohmann::json dynamic_config = nlohmann::json::object();  // the DCS `config` key
   std::optional<nlohmann::json> scheduled_switchover;        // the DCS `failover` key, if any
@@ -68,18 +68,18 @@ struct NodeSnapshot {
 struct OpResult {
   enum class Status { ok, accepted, bad_request, precondition, unavailable, conflict };
   Status status = Status::ok;
-  std::string message;  // shown to the user; names each member and why when refusing
+  std::string message;            // shown to the user; names each member and why when refusing
   nlohmann::json body = nullptr;  // optional extra JSON for the response
 };
 
 struct SwitchoverRequest {
-  std::optional<std::string> leader;     // must match the current leader when given
-  std::optional<std::string> candidate;  // empty: the healthiest eligible replica
+  std::optional<std::string> leader;        // must match the current leader when given
+  std::optional<std::string> candidate;     // empty: the healthiest eligible replica
   std::optional<std::string> scheduled_at;  // ISO-8601; empty: now
 };
 
 struct RestartRequest {
-  bool restart_pending = false;  // only if a parameter needs a restart
+  bool restart_pending = false;     // only if a parameter needs a restart
   std::optional<std::string> role;  // "primary"/"master" or "replica": only on that role
 };
 

@@ -96,7 +96,8 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   int devnull = open("/dev/null", O_RDONLY);
   if (devnull >= 0) {
     dup2(devnull, STDIN_FILENO);
-    if (devnull > STDERR_FILENO) close(devnull);
+    if (devnull > STDERR_FILENO)
+      close(devnull);
   }
   if (id.switch_user) {
     if (setgroups(0, nullptr) != 0 || setgid(id.gid) != 0 || setuid(id.uid) != 0) {
@@ -157,8 +158,8 @@ Result<ChildProcess, ProcessErrc> ChildProcess::spawn(const SpawnOptions& option
   if (!options.output_path.empty()) {
     out_fd = open(options.output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (out_fd < 0) {
-      return fail(ProcessErrc::spawn_failed, "cannot open log file " + options.output_path +
-                                                 ": " + std::strerror(errno));
+      return fail(ProcessErrc::spawn_failed,
+                  "cannot open log file " + options.output_path + ": " + std::strerror(errno));
     }
   }
   auto pid = forkExec(options, out_fd);
@@ -180,7 +181,8 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
-    if (pid_ > 0 && !exit_status_) tryWait();
+    if (pid_ > 0 && !exit_status_)
+      tryWait();
     pid_ = other.pid_;
     exit_status_ = other.exit_status_;
     other.pid_ = -1;
@@ -262,11 +264,15 @@ Result<CommandOutput, ProcessErrc> runCommand(SpawnOptions options,
     }
     pollfd p{fds[0], POLLIN, 0};
     int r = poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) continue;
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      continue;
     ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
     out.output.append(buf, static_cast<std::size_t>(n));
     if (out.output.size() > 2 * kKeep) {
       out.output.erase(0, out.output.size() - kKeep);

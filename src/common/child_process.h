@@ -18,9 +18,9 @@ struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] is an absolute path or found through PATH
   std::map<std::string, std::string> env_overrides;  // added to (or replacing in) the environment
   std::string cwd;                                   // empty: inherit
-  std::string run_as;        // when running as root: user to switch to; ignored otherwise
-  int parent_death_signal = 0;  // delivered to the child when the forking thread dies (0: none)
-  std::string output_path;   // stdout+stderr appended here; empty: inherit
+  std::string run_as;              // when running as root: user to switch to; ignored otherwise
+  int parent_death_signal = 0;     // delivered to the child when the forking thread dies (0: none)
+  std::string output_path;         // stdout+stderr appended here; empty: inherit
   bool new_process_group = false;  // so a signal to the group reaches the child's children
 };
 

@@ -29,7 +29,7 @@ class [[nodiscard]] Result {
   // A failure with a value-initialized code: Asio's co_spawn default-constructs completion
   // values on its exception path (where the exception, not the value, reaches the caller).
   Result() : v_(std::in_place_index<1>, Failure<E>{E{}, "no result"}) {}
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT implicit
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}               // NOLINT implicit
   Result(Failure<E> failure) : v_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }

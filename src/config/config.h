@@ -31,9 +31,9 @@ struct Credentials {
 };
 
 struct EmbeddedEtcdConfig {
-  std::string name;                 // etcd member name; default: the node name
+  std::string name;  // etcd member name; default: the node name
   std::string bin = "/usr/bin/etcd";
-  std::string data_dir;             // default: <data_dir>/etcd
+  std::string data_dir;  // default: <data_dir>/etcd
   HostPort listen_client{"127.0.0.1", 2379};
   HostPort listen_peer{"127.0.0.1", 2380};
   // member name -> peer URL ("http://host:port"); must contain this member with
@@ -60,10 +60,10 @@ struct EtcdConfig {
 
 struct PostgresConfig {
   std::string bin_dir = "/usr/lib/postgresql/15/bin";
-  std::string data_dir;             // default: <data_dir>/pgdata
+  std::string data_dir;  // default: <data_dir>/pgdata
   HostPort listen{"127.0.0.1", 5432};
-  HostPort connect_address;         // what other members use; default: listen
-  std::string run_as = "postgres";  // when the agent runs as root
+  HostPort connect_address;                       // what other members use; default: listen
+  std::string run_as = "postgres";                // when the agent runs as root
   std::map<std::string, std::string> parameters;  // postgresql.conf settings
   std::vector<std::string> pg_hba;                // lines; Keel adds its own replication rules
   Credentials superuser{"postgres", ""};
@@ -75,9 +75,9 @@ struct PostgresConfig {
 };
 
 struct HaConfig {
-  std::chrono::milliseconds ttl{2000};           // leader lease; whole seconds for etcd
-  std::chrono::milliseconds loop_wait{500};      // HA loop period
-  std::chrono::milliseconds retry_timeout{1000};  // per DCS/PostgreSQL operation
+  std::chrono::milliseconds ttl{2000};                  // leader lease; whole seconds for etcd
+  std::chrono::milliseconds loop_wait{500};             // HA loop period
+  std::chrono::milliseconds retry_timeout{1000};        // per DCS/PostgreSQL operation
   std::uint64_t maximum_lag_on_failover = 1024 * 1024;  // bytes
   // A leader fences itself this long before its lease could expire (see ha/fencing).
   std::chrono::milliseconds fence_margin{500};
@@ -92,14 +92,14 @@ struct Tags {
 
 struct RestApiConfig {
   HostPort listen{"127.0.0.1", 8008};
-  HostPort connect_address;  // default: listen
+  HostPort connect_address;                   // default: listen
   std::optional<Credentials> authentication;  // required for mutating endpoints when set
 };
 
 struct Config {
-  std::string scope;      // cluster name; DCS keys live under /keel/<scope>/
-  std::string name;       // this member's name, unique in the scope
-  std::string data_dir;   // agent state: pgdata and etcd data default to sub-directories
+  std::string scope;     // cluster name; DCS keys live under /keel/<scope>/
+  std::string name;      // this member's name, unique in the scope
+  std::string data_dir;  // agent state: pgdata and etcd data default to sub-directories
   std::string log_level = "info";
   PostgresConfig postgresql;
   EtcdConfig etcd;
@@ -113,11 +113,16 @@ struct Config {
 // postgresql.conf settings Keel writes itself (addresses, paths, recovery); a config that sets
 // one in postgresql.parameters is rejected. Names are lower case, as PostgreSQL folds them.
 inline constexpr std::array<std::string_view, 10> kManagedParameters = {
-    "listen_addresses",  "port",
-    "hba_file",          "ident_file",
-    "data_directory",    "config_file",
-    "primary_conninfo",  "primary_slot_name",
-    "recovery_target_timeline", "unix_socket_directories",
+    "listen_addresses",
+    "port",
+    "hba_file",
+    "ident_file",
+    "data_directory",
+    "config_file",
+    "primary_conninfo",
+    "primary_slot_name",
+    "recovery_target_timeline",
+    "unix_socket_directories",
 };
 
 enum class ConfigErrc { io, syntax, invalid };
@@ -129,8 +134,8 @@ struct ConfigProblem {
 };
 
 // Parse and validate, reporting every problem at once: Failure::message lists them one per
-// line as "<origin>: <path>: <what was expected>". Fills in defaults that depend on other fields (data dirs, connect
-// addresses, embedded etcd names). Never throws.
+// line as "<origin>: <path>: <what was expected>". Fills in defaults that depend on other fields
+// (data dirs, connect addresses, embedded etcd names). Never throws.
 Result<std::shared_ptr<const Config>, ConfigErrc> loadConfigFile(const std::string& path);
 Result<std::shared_ptr<const Config>, ConfigErrc> loadConfigString(const std::string& yaml,
                                                                    const std::string& origin);

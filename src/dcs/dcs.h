@@ -17,11 +17,11 @@ namespace keel::dcs {
 // suite against both.
 
 enum class DcsErrc {
-  unavailable,       // no endpoint answered in time: retry later
-  timeout,           // the request's deadline passed; its outcome is unknown
-  lease_not_found,   // the lease expired or was revoked
-  bad_response,      // an endpoint answered something that is not etcd's v3 API
-  rejected,          // etcd refused the request (message says why)
+  unavailable,      // no endpoint answered in time: retry later
+  timeout,          // the request's deadline passed; its outcome is unknown
+  lease_not_found,  // the lease expired or was revoked
+  bad_response,     // an endpoint answered something that is not etcd's v3 API
+  rejected,         // etcd refused the request (message says why)
   cancelled,
 };
 
@@ -56,7 +56,7 @@ struct Compare {
   std::string key;
   Target target = Target::version;
   Op op = Op::equal;
-  std::string value;       // for Target::value
+  std::string value;        // for Target::value
   std::int64_t number = 0;  // for every other target
 
   // Helpers for the common guards.
@@ -70,9 +70,9 @@ struct Operation {
   enum class Kind { put, del, get };
   Kind kind = Kind::get;
   std::string key;
-  std::string value;     // put
-  LeaseId lease = 0;     // put
-  bool prefix = false;   // del/get over every key starting with `key`
+  std::string value;    // put
+  LeaseId lease = 0;    // put
+  bool prefix = false;  // del/get over every key starting with `key`
 
   static Operation put(std::string key, std::string value, LeaseId lease = 0);
   static Operation del(std::string key, bool prefix = false);
@@ -101,7 +101,7 @@ struct WatchEvent {
 struct WatchResult {
   std::vector<WatchEvent> events;  // empty when the deadline passed with no change
   std::int64_t revision = 0;       // pass revision + 1 as the next start_revision
-  bool compacted = false;  // start_revision was compacted: re-read with get() and resume
+  bool compacted = false;          // start_revision was compacted: re-read with get() and resume
 };
 
 // Every method runs on the caller's executor and completes within the implementation's

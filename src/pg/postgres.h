@@ -15,9 +15,9 @@
 namespace keel::pg {
 
 enum class PgErrc {
-  not_initialized,     // no data directory (PG_VERSION missing)
-  command_failed,      // initdb, pg_basebackup, pg_rewind, pg_controldata failed (message: output)
-  connection_failed,   // libpq could not connect
+  not_initialized,    // no data directory (PG_VERSION missing)
+  command_failed,     // initdb, pg_basebackup, pg_rewind, pg_controldata failed (message: output)
+  connection_failed,  // libpq could not connect
   query_failed,
   timeout,
   not_running,
@@ -37,11 +37,11 @@ struct PgEndpoint {
 // From pg_controldata: readable whether or not PostgreSQL runs.
 struct ControlData {
   std::uint64_t system_identifier = 0;
-  std::string cluster_state;  // "in production", "shut down", "shut down in recovery", ...
-  WalPosition checkpoint_location;      // "Latest checkpoint location"
-  WalPosition redo_location;            // "Latest checkpoint's REDO location"
-  int timeline = 0;                     // "Latest checkpoint's TimeLineID"
-  WalPosition min_recovery_end;         // "Minimum recovery ending location"
+  std::string cluster_state;        // "in production", "shut down", "shut down in recovery", ...
+  WalPosition checkpoint_location;  // "Latest checkpoint location"
+  WalPosition redo_location;        // "Latest checkpoint's REDO location"
+  int timeline = 0;                 // "Latest checkpoint's TimeLineID"
+  WalPosition min_recovery_end;     // "Minimum recovery ending location"
   int min_recovery_end_timeline = 0;
   bool cleanly_shut_down() const {
     return cluster_state == "shut down" || cluster_state == "shut down in recovery";
@@ -51,14 +51,14 @@ struct ControlData {
 // A live reading through libpq. All LSNs are as PostgreSQL reports them.
 struct PgStatus {
   bool in_recovery = false;
-  int timeline = 0;              // primary: current; replica: the one being replayed/received
+  int timeline = 0;  // primary: current; replica: the one being replayed/received
   std::uint64_t system_identifier = 0;
-  WalPosition write_lsn;         // primary: pg_current_wal_lsn()
-  WalPosition receive_lsn;       // replica: pg_last_wal_receive_lsn() (flushed to disk)
-  WalPosition replay_lsn;        // replica: pg_last_wal_replay_lsn()
-  std::string wal_receiver_state;  // replica: "streaming", "starting", ... or empty
+  WalPosition write_lsn;            // primary: pg_current_wal_lsn()
+  WalPosition receive_lsn;          // replica: pg_last_wal_receive_lsn() (flushed to disk)
+  WalPosition replay_lsn;           // replica: pg_last_wal_replay_lsn()
+  std::string wal_receiver_state;   // replica: "streaming", "starting", ... or empty
   std::string wal_receiver_sender;  // replica: "host:port" of the upstream it streams from
-  bool pending_restart = false;  // some setting in pg_settings is pending_restart
+  bool pending_restart = false;     // some setting in pg_settings is pending_restart
   std::vector<std::string> pending_restart_parameters;
   double postmaster_start_epoch = 0;  // pg_postmaster_start_time()
 

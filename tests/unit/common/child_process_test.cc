@@ -48,7 +48,8 @@ TEST(ChildProcessTest, SpawnSignalAndReap) {
 }
 
 TEST(ChildProcessTest, UnknownUserIsAClearError) {
-  if (geteuid() != 0) GTEST_SKIP() << "user switching applies only to root";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "user switching applies only to root";
   auto r = ChildProcess::spawn({.argv = {"/bin/true"}, .run_as = "no-such-user-keel"});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.code(), ProcessErrc::user_not_found);
