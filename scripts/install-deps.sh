@@ -12,7 +12,7 @@ packages=(
   iproute2 procps
 )
 if [ "${KEEL_BENCH:-0}" = 1 ]; then
-  packages+=(patroni python3-etcd3 python3-psycopg2)
+  packages+=(patroni python3-etcd python3-dnspython python3-etcd3 python3-psycopg2)
 fi
 
 missing=()
