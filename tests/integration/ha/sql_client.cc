@@ -21,7 +21,13 @@ std::string SqlResult::scalar() const {
   return *rows.front().front();
 }
 
-SqlConnection::SqlConnection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {}
+SqlConnection::SqlConnection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+  if (conn_) {
+    // Server NOTICEs ("table does not exist, skipping") would only clutter the test output.
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+  }
+}
 
 SqlConnection::~SqlConnection() {
   if (conn_) {
