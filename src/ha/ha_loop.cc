@@ -267,7 +267,9 @@ asio::awaitable<void> HaLoop::cycle() {
     fenced_ = false;
   }
   co_await publish(obs);
-  if (writable && holdsLeaderLock(in)) {
+  bool now_leader =
+      holdsLeaderLock(in) || d.action == Action::acquire_leader || d.action == Action::bootstrap;
+  if (writable && now_leader) {
     co_await leaderHousekeeping(*view, obs);
   }
   co_await applyDynamicConfig(*view);
@@ -440,6 +442,10 @@ asio::awaitable<void> HaLoop::applyDynamicConfig(const ClusterView& view) {
       changes[k] = std::nullopt;
   }
   auto pg_job_4 = [this, changes] { return pg_.alterSystem(changes); };
+  if (changes.empty()) {
+    applied_parameters_ = wanted;
+    co_return;
+  }
   auto r = co_await worker_.run(pg_job_4);
   if (r) {
     spdlog::info("applied {} cluster-wide PostgreSQL parameter change(s)", changes.size());

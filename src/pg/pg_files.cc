@@ -66,10 +66,17 @@ PgResult<std::string> renderKeelConf(const PostgresConfig& pg, const std::string
                                      const std::string& socket_dir,
                                      const std::optional<UpstreamSettings>& upstream) {
   static const std::vector<std::pair<std::string, std::string>> kDefaults = {
-      {"wal_level", "replica"},       {"hot_standby", "on"},
-      {"max_wal_senders", "10"},      {"max_replication_slots", "10"},
-      {"wal_keep_size", "128MB"},     {"wal_log_hints", "on"},
-      {"hot_standby_feedback", "on"}, {"password_encryption", "scram-sha-256"},
+      {"wal_level", "replica"},
+      {"hot_standby", "on"},
+      {"max_wal_senders", "10"},
+      {"max_replication_slots", "10"},
+      {"wal_keep_size", "128MB"},
+      {"wal_log_hints", "on"},
+      {"hot_standby_feedback", "on"},
+      {"password_encryption", "scram-sha-256"},
+      // A standby retries its upstream after 1 s instead of 5 s, so it reattaches quickly
+      // when a new leader has just created its replication slot.
+      {"wal_retrieve_retry_interval", "1s"},
   };
   std::map<std::string, std::string> user;  // lower-case name -> value
   for (const auto& [name, value] : pg.parameters) {
