@@ -158,6 +158,9 @@ struct EmbeddedEtcd::State {
     options.argv = std::move(*argv);
     options.output_path = log_path;
     options.parent_death_signal = SIGTERM;
+    // Its own process group: a signal to the agent's group (Ctrl-C, a service manager) must not
+    // stop etcd before the agent has released its lease through it. The agent stops it last.
+    options.new_process_group = true;
     auto spawned = ChildProcess::spawn(options);
     if (!spawned) {
       return fail(ProcessErrc::spawn_failed,

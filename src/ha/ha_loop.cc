@@ -239,7 +239,11 @@ asio::awaitable<void> HaLoop::cycle() {
   }
   Decision d = decide(in);
   if (d.reason != last_reason_) {
-    spdlog::info("{} ({})", d.reason, toString(d.action));
+    if (d.action == Action::none) {
+      spdlog::info("{}", d.reason);
+    } else {
+      spdlog::info("{} (action: {})", d.reason, toString(d.action));
+    }
     last_reason_ = d.reason;
   }
   if (view->leader && view->leader->name != config_->name) {
@@ -397,9 +401,7 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
   auto pg_job_3 = [this, to_create, to_drop] {
     for (const auto& s : to_create) {
       auto r = pg_.createSlot(s);
-      if (r) {
-        spdlog::info("created replication slot {}", s);
-      } else {
+      if (!r) {
         spdlog::warn("cannot create replication slot {}: {}", s, r.message());
       }
     }
