@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 
@@ -99,11 +100,11 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
               problems.push_back("postgresql.parameters." + name +
                                  ": expected a string, number or boolean");
             }
-            static const char* managed[] = {"listen_addresses", "port",        "hba_file",
-                                            "data_directory",   "config_file", "primary_conninfo",
-                                            "primary_slot_name"};
-            for (const char* m : managed) {
-              if (name == m) {
+            std::string lower = name;
+            for (auto& ch : lower)
+              ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            for (std::string_view m : kManagedParameters) {
+              if (lower == m) {
                 problems.push_back("postgresql.parameters." + name +
                                    ": managed by Keel; set it in each member's config file");
               }
