@@ -149,6 +149,12 @@ Decision decideAsFollower(const DecisionInput& in) {
     if (!lm || lm->host.empty() || lm->port == 0) {
       return make(Action::none, "waiting for leader " + leader + " to publish its address");
     }
+    // A leader publishes "running" only after it created the replication slots of the
+    // members it knows, so the clone finds its slot.
+    if (lm->role != "primary" || lm->state != "running") {
+      return make(Action::none, "waiting for leader " + leader + " to run as primary (it is " +
+                                    lm->state + ") before cloning from it");
+    }
     return make(Action::clone, "no data directory: cloning from leader " + leader,
                 Decision::Role::replica, leader);
   }

@@ -270,12 +270,14 @@ asio::awaitable<void> HaLoop::cycle() {
     std::lock_guard lock(mu_);
     fenced_ = false;
   }
-  co_await publish(obs);
+  // Slots first: a leader is published as running only once the slots of the members it
+  // knows exist, and members clone only from a running leader.
   bool now_leader =
       holdsLeaderLock(in) || d.action == Action::acquire_leader || d.action == Action::bootstrap;
   if (writable && now_leader) {
     co_await leaderHousekeeping(*view, obs);
   }
+  co_await publish(obs);
   co_await applyDynamicConfig(*view);
   std::lock_guard lock(mu_);
   last_obs_ = obs;

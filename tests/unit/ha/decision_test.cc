@@ -232,6 +232,15 @@ TEST(DecisionFollowerTest, FollowerPaths) {
          s.local.system_identifier = 0;
        },
        Action::clone, "a", "cloning from leader a"},
+      {"no data and the leader is still bootstrapping: wait before cloning",
+       [&](Scenario& s) {
+         withLeaderA(s);
+         s.view.members["a"].state = "bootstrapping";
+         s.localIsStopped();
+         s.local.data_initialized = false;
+         s.local.system_identifier = 0;
+       },
+       Action::none, "", "waiting for leader a to run as primary (it is bootstrapping)"},
       {"no data and the leader has no address yet: wait",
        [&](Scenario& s) {
          withLeaderA(s);
