@@ -9,7 +9,8 @@ using nlohmann::json;
 
 bool mentions(const std::vector<std::string>& problems, const std::string& text) {
   for (const auto& p : problems) {
-    if (p.find(text) != std::string::npos) return true;
+    if (p.find(text) != std::string::npos)
+      return true;
   }
   return false;
 }
