@@ -294,14 +294,14 @@ asio::awaitable<OpResult> AgentBackend::restart(api::RestartRequest request) {
     upstream = loop_.endpointOf(loop_.currentUpstream());
   auto& pg = loop_.postgres();
   std::string slot = pg::slotNameFor(loop_.config().name);
-  auto pg_job_1 = [&pg, leader, upstream, slot]() -> pg::PgResult<void> {
+  auto restart_postgres = [&pg, leader, upstream, slot]() -> pg::PgResult<void> {
     if (auto s = pg.stop(pg::Postgres::StopMode::fast); !s)
       return s;
     if (leader)
       return pg.startPrimary();
     return pg.startStandby(upstream.value_or(pg::PgEndpoint{}), slot);
   };
-  auto r = co_await loop_.worker().run(pg_job_1);
+  auto r = co_await loop_.worker().run(restart_postgres);
   if (!r)
     co_return result(Status::unavailable, "restart failed: " + r.message());
   co_return result(Status::ok, "restarted successfully");
@@ -309,8 +309,8 @@ asio::awaitable<OpResult> AgentBackend::restart(api::RestartRequest request) {
 
 asio::awaitable<OpResult> AgentBackend::reload() {
   auto& pg = loop_.postgres();
-  auto pg_job_2 = [&pg] { return pg.reload(); };
-  auto r = co_await loop_.worker().run(pg_job_2);
+  auto reload_postgres = [&pg] { return pg.reload(); };
+  auto r = co_await loop_.worker().run(reload_postgres);
   if (!r)
     co_return result(Status::unavailable, "reload failed: " + r.message());
   co_return result(Status::ok, "reload scheduled");
@@ -339,14 +339,14 @@ asio::awaitable<OpResult> AgentBackend::reinitialize(bool force) {
                      "this replica is streaming normally; pass force to reinitialize anyway");
   }
   auto& pg = loop_.postgres();
-  auto pg_job_3 = [&pg]() -> pg::PgResult<void> {
+  auto wipe_data = [&pg]() -> pg::PgResult<void> {
     if (pg.running()) {
       if (auto s = pg.stop(pg::Postgres::StopMode::immediate); !s)
         return s;
     }
     return pg.removeDataDirectory();
   };
-  auto r = co_await loop_.worker().run(pg_job_3);
+  auto r = co_await loop_.worker().run(wipe_data);
   if (!r)
     co_return result(Status::unavailable, "reinitialize failed: " + r.message());
   co_return result(Status::ok,

@@ -50,8 +50,8 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       co_await acquireLeader(view, local, d.reason);
       co_return;
     case Action::promote: {
-      auto pg_job_1 = [this] { return pg_.promote(); };
-      auto r = co_await worker_.run(pg_job_1);
+      auto promote = [this] { return pg_.promote(); };
+      auto r = co_await worker_.run(promote);
       if (logFailure("promote", r)) {
         upstream_.clear();
         markPrimary();
@@ -59,8 +59,8 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       co_return;
     }
     case Action::start_primary: {
-      auto pg_job_2 = [this] { return pg_.startPrimary(); };
-      auto r = co_await worker_.run(pg_job_2);
+      auto start_primary = [this] { return pg_.startPrimary(); };
+      auto r = co_await worker_.run(start_primary);
       if (logFailure("starting PostgreSQL as primary", r)) {
         upstream_.clear();
         markPrimary();
@@ -72,10 +72,10 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       if (!d.target.empty() && !ep)
         co_return;
       pg::PgEndpoint upstream = ep.value_or(pg::PgEndpoint{});
-      auto pg_job_3 = [this, upstream, slot = slotFor(c)] {
+      auto start_standby = [this, upstream, slot = slotFor(c)] {
         return pg_.startStandby(upstream, slot);
       };
-      auto r = co_await worker_.run(pg_job_3);
+      auto r = co_await worker_.run(start_standby);
       if (logFailure("starting PostgreSQL as a standby", r))
         upstream_ = d.target;
       co_return;
@@ -84,21 +84,23 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       auto ep = endpoint(d.target);
       if (!ep)
         co_return;
-      auto pg_job_4 = [this, ep = *ep, slot = slotFor(c)] { return pg_.followUpstream(ep, slot); };
-      auto r = co_await worker_.run(pg_job_4);
+      auto repoint_standby = [this, ep = *ep, slot = slotFor(c)] {
+        return pg_.followUpstream(ep, slot);
+      };
+      auto r = co_await worker_.run(repoint_standby);
       if (logFailure("repointing the standby", r))
         upstream_ = d.target;
       co_return;
     }
     case Action::demote: {
       spdlog::warn("demoting: {}", d.reason);
-      auto pg_job_5 = [this] {
+      auto stop_for_demotion = [this] {
         auto s = pg_.stop(pg::Postgres::StopMode::fast);
         if (!s)
           pg_.fence();
         return 0;
       };
-      auto r = co_await worker_.run(pg_job_5);
+      auto r = co_await worker_.run(stop_for_demotion);
       (void)r;
       upstream_.clear();
       if (!d.target.empty()) {
@@ -116,13 +118,13 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       activity_ = "cloning";
       LocalObservation nothing_yet;
       co_await publish(nothing_yet);
-      auto pg_job_6 = [this, ep = *ep, slot = slotFor(c)]() -> pg::PgResult<void> {
+      auto clone_and_start = [this, ep = *ep, slot = slotFor(c)]() -> pg::PgResult<void> {
         auto b = pg_.basebackup(ep, slot);
         if (!b)
           return b;
         return pg_.startStandby(ep, slot);
       };
-      auto r = co_await worker_.run(pg_job_6);
+      auto r = co_await worker_.run(clone_and_start);
       activity_.clear();
       if (logFailure("cloning from the leader", r))
         upstream_ = d.target;
@@ -161,7 +163,7 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
   activity_ = "bootstrapping";
   LocalObservation nothing_yet;
   co_await publish(nothing_yet);
-  auto pg_job_7 = [this, adopt]() -> pg::PgResult<std::uint64_t> {
+  auto initialize_primary = [this, adopt]() -> pg::PgResult<std::uint64_t> {
     if (!adopt) {
       if (auto i = pg_.initdb(); !i)
         return i.failure();
@@ -182,7 +184,7 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
       return st.failure();
     return st->system_identifier;
   };
-  auto result = co_await worker_.run(pg_job_7);
+  auto result = co_await worker_.run(initialize_primary);
   activity_.clear();
   markPrimary();  // whatever the outcome: a writable server must be guarded at once
   if (!result) {
@@ -239,8 +241,8 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
     co_return false;
   }
   if (local.in_recovery) {
-    auto pg_job_8 = [this] { return pg_.promote(); };
-    auto p = co_await worker_.run(pg_job_8);
+    auto promote_after_lock = [this] { return pg_.promote(); };
+    auto p = co_await worker_.run(promote_after_lock);
     if (!p) {
       // Keep the lock: the next cycle retries promote (or start_primary if it went down);
       // releasing would only start another election with the same outcome.
@@ -251,8 +253,8 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
   markPrimary();
   upstream_.clear();
   spdlog::warn("promoted: this member is now the primary");
-  auto pg_job_9 = [this] { return pg_.status(); };
-  auto st = co_await worker_.run(pg_job_9);
+  auto read_status = [this] { return pg_.status(); };
+  auto st = co_await worker_.run(read_status);
   HistoryRecord h{.timeline = st ? st->timeline : local.timeline + 1,
                   .lsn = before,
                   .reason = reason,
@@ -310,8 +312,8 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, std::string leader
   LocalObservation stopped_data;
   stopped_data.data_initialized = true;
   co_await publish(stopped_data);
-  auto pg_job_10 = [this, source, leader_timeline = lm->timeline, leader_is_me, was_running_primary,
-                    &c]() -> pg::PgResult<std::string> {
+  auto rewind_and_start = [this, source, leader_timeline = lm->timeline, leader_is_me,
+                           was_running_primary, &c]() -> pg::PgResult<std::string> {
     auto cd = pg_.controlData();
     if (!cd)
       return cd.failure();
@@ -355,7 +357,7 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, std::string leader
       return s.failure();
     return std::string(need_rewind ? "rewound" : "no rewind needed");
   };
-  auto r = co_await worker_.run(pg_job_10);
+  auto r = co_await worker_.run(rewind_and_start);
   activity_.clear();
   if (r) {
     spdlog::info("rejoined as a replica of {} ({})", leader, *r);
@@ -400,24 +402,24 @@ asio::awaitable<void> HaLoop::switchover(const ClusterView& view, std::string ca
     co_return;
   }
   spdlog::warn("switchover to {}: {}", candidate, reason);
-  auto pg_job_11 = [this] {
+  auto checkpoint = [this] {
     auto r = pg_.checkpoint();
     if (!r)
       spdlog::warn("checkpoint before switchover failed: {}", r.message());
     return 0;
   };
-  co_await worker_.run(pg_job_11);
+  co_await worker_.run(checkpoint);
   lease_.setServingPrimary(false);
-  auto pg_job_12 = [this]() -> pg::PgResult<pg::ControlData> {
+  auto stop_cleanly = [this]() -> pg::PgResult<pg::ControlData> {
     if (auto s = pg_.stop(pg::Postgres::StopMode::fast); !s)
       return s.failure();
     return pg_.controlData();
   };
-  auto stopped = co_await worker_.run(pg_job_12);
+  auto stopped = co_await worker_.run(stop_cleanly);
   auto abort = [&](std::string why) -> asio::awaitable<void> {
     spdlog::error("switchover to {} aborted: {}; staying the leader", candidate, why);
-    auto pg_job_13 = [this] { return pg_.startPrimary(); };
-    auto s = co_await worker_.run(pg_job_13);
+    auto restart_primary = [this] { return pg_.startPrimary(); };
+    auto s = co_await worker_.run(restart_primary);
     if (s) {
       markPrimary();
     } else {

@@ -129,7 +129,7 @@ asio::awaitable<std::optional<ClusterView>> HaLoop::readView() {
 }
 
 asio::awaitable<LocalObservation> HaLoop::observe() {
-  auto pg_job_1 = [this] {
+  auto read_local_state = [this] {
     LocalObservation obs;
     obs.data_initialized = pg_.initialized();
     obs.running = pg_.running();
@@ -150,7 +150,7 @@ asio::awaitable<LocalObservation> HaLoop::observe() {
     }
     return obs;
   };
-  co_return co_await worker_.run(pg_job_1);
+  co_return co_await worker_.run(read_local_state);
 }
 
 LocalState HaLoop::localState(const LocalObservation& obs) const {
@@ -376,8 +376,8 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
   auto now = clock_.now();
   auto grace = std::chrono::minutes(30);
   auto to_drop = std::make_shared<std::vector<std::string>>();
-  auto pg_job_2 = [this] { return pg_.slots(); };
-  auto existing = co_await worker_.run(pg_job_2);
+  auto list_slots = [this] { return pg_.slots(); };
+  auto existing = co_await worker_.run(list_slots);
   if (!existing) {
     spdlog::warn("cannot list replication slots: {}", existing.message());
     co_return;
@@ -400,7 +400,7 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
   }
   if (to_create.empty() && to_drop->empty())
     co_return;
-  auto pg_job_3 = [this, to_create, to_drop] {
+  auto change_slots = [this, to_create, to_drop] {
     for (const auto& s : to_create) {
       auto r = pg_.createSlot(s);
       if (!r) {
@@ -414,7 +414,7 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
     }
     return 0;
   };
-  co_await worker_.run(pg_job_3);
+  co_await worker_.run(change_slots);
   for (const auto& s : *to_drop)
     slot_grace_.erase(s);
 }
@@ -445,12 +445,12 @@ asio::awaitable<void> HaLoop::applyDynamicConfig(const ClusterView& view) {
     if (!wanted.contains(k))
       changes[k] = std::nullopt;
   }
-  auto pg_job_4 = [this, changes] { return pg_.alterSystem(changes); };
+  auto alter_system = [this, changes] { return pg_.alterSystem(changes); };
   if (changes.empty()) {
     applied_parameters_ = wanted;
     co_return;
   }
-  auto r = co_await worker_.run(pg_job_4);
+  auto r = co_await worker_.run(alter_system);
   if (r) {
     spdlog::info("applied {} cluster-wide PostgreSQL parameter change(s)", changes.size());
     applied_parameters_ = wanted;
@@ -483,7 +483,7 @@ asio::awaitable<void> HaLoop::shutdown() {
   stop();
   spdlog::info("shutting down: stopping PostgreSQL and releasing the lease");
   lease_.setServingPrimary(false);
-  auto pg_job_5 = [this] {
+  auto stop_postgres = [this] {
     if (pg_.running()) {
       auto r = pg_.stop(pg::Postgres::StopMode::fast);
       if (!r)
@@ -491,7 +491,7 @@ asio::awaitable<void> HaLoop::shutdown() {
     }
     return 0;
   };
-  co_await worker_.run(pg_job_5);
+  co_await worker_.run(stop_postgres);
   co_await dcs_.del(key(keys::kMembers) + config_->name);
   co_await lease_.revoke();
 }
