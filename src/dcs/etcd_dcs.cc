@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/this_coro.hpp>
 #include <exception>
+#include <optional>
 
 #include "dcs/etcd_json.h"
 
@@ -63,6 +64,50 @@ milliseconds attemptBudget(milliseconds remaining, std::size_t untried) {
   return std::max(remaining / static_cast<long>(untried), std::min(remaining, kMinAttemptShare));
 }
 
+// One pass over the endpoints for one request: each endpoint once, starting with the one that
+// answered last, each getting its share of the time left. Endpoints reached after the deadline
+// are recorded as not tried.
+class EndpointPass {
+ public:
+  struct Turn {
+    std::size_t index;
+    const http::Endpoint* endpoint;
+    milliseconds budget;
+  };
+
+  EndpointPass(const std::vector<http::Endpoint>& endpoints, std::size_t current,
+               milliseconds timeout)
+      : endpoints_(endpoints),
+        first_(current % endpoints.size()),
+        deadline_(Clock::now() + timeout),
+        timeout_(timeout) {}
+
+  std::optional<Turn> next(Attempts& attempts) {
+    const std::size_t n = endpoints_.size();
+    while (visited_ < n) {
+      const std::size_t idx = (first_ + visited_) % n;
+      const std::size_t untried = n - visited_;
+      ++visited_;
+      auto remaining = remainingUntil(deadline_);
+      if (remaining.count() == 0) {
+        attempts.record(
+            endpoints_[idx].url,
+            "not tried (deadline of " + std::to_string(timeout_.count()) + " ms passed)", false);
+        continue;
+      }
+      return Turn{idx, &endpoints_[idx], attemptBudget(remaining, untried)};
+    }
+    return std::nullopt;
+  }
+
+ private:
+  const std::vector<http::Endpoint>& endpoints_;
+  std::size_t first_;
+  Clock::time_point deadline_;
+  milliseconds timeout_;
+  std::size_t visited_ = 0;
+};
+
 bool sentBefore(http::HttpErrc e) {
   return e == http::HttpErrc::timed_out || e == http::HttpErrc::io_error;
 }
@@ -121,23 +166,12 @@ asio::awaitable<DcsResult<EtcdDcs::Reply>> EtcdDcs::call(const char* path, json 
     co_return fail(DcsErrc::unavailable, "no etcd endpoints configured; set etcd.endpoints");
   }
   const std::string body = request.dump();
-  const auto deadline = Clock::now() + request_timeout_;
-  const std::size_t n = endpoints_.size();
-  const std::size_t first = current_.load() % n;
   Attempts attempts;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t idx = (first + i) % n;
-    const auto& ep = endpoints_[idx];
-    auto remaining = remainingUntil(deadline);
-    if (remaining.count() == 0) {
-      attempts.record(
-          ep.url,
-          "not tried (deadline of " + std::to_string(request_timeout_.count()) + " ms passed)",
-          false);
-      continue;
-    }
-    auto budget = attemptBudget(remaining, n - i);
-    auto r = co_await http::exchange(ex_, ep, path, body, budget);
+  EndpointPass pass(endpoints_, current_.load(), request_timeout_);
+  while (auto turn = pass.next(attempts)) {
+    const std::size_t idx = turn->index;
+    const auto& ep = *turn->endpoint;
+    auto r = co_await http::exchange(ex_, ep, path, body, turn->budget);
     if (!r) {
       if (r.code() == http::HttpErrc::cancelled) {
         co_return fail(DcsErrc::cancelled, std::string("cancelled while calling ") + path);
@@ -307,19 +341,12 @@ asio::awaitable<DcsResult<WatchResult>> EtcdDcs::watch(std::string prefix,
     co_return fail(DcsErrc::unavailable, "no etcd endpoints configured; set etcd.endpoints");
   }
   const std::string body = etcd_json::watchCreateRequest(prefix, start_revision).dump();
-  const auto deadline = Clock::now() + request_timeout_;
-  const std::size_t n = endpoints_.size();
-  const std::size_t first = current_.load() % n;
   Attempts attempts;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t idx = (first + i) % n;
-    const auto& ep = endpoints_[idx];
-    auto remaining = remainingUntil(deadline);
-    if (remaining.count() == 0) {
-      attempts.record(ep.url, "not tried (deadline passed)", false);
-      continue;
-    }
-    auto budget = attemptBudget(remaining, n - i);
+  EndpointPass pass(endpoints_, current_.load(), request_timeout_);
+  while (auto turn = pass.next(attempts)) {
+    const std::size_t idx = turn->index;
+    const auto& ep = *turn->endpoint;
+    const auto budget = turn->budget;
     const auto attempt_deadline = Clock::now() + budget;
     auto opened = co_await http::StreamingExchange::open(ex_, ep, "/v3/watch", body, budget);
     if (!opened) {
