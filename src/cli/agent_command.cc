@@ -23,6 +23,7 @@
 #include "ha/agent_backend.h"
 #include "ha/ha_loop.h"
 #include "ha/peer_prober.h"
+#include "ha/raft_leader_placement.h"
 #include "pg/postgres.h"
 
 namespace keel::cli {
@@ -94,6 +95,14 @@ int runAgent(const std::string& path) {
   }
   spdlog::info("REST API on http://{}", config->restapi.listen.str());
 
+  // With three or more embedded members, keep etcd's raft leader on another host than the
+  // PostgreSQL leader (ha/raft_leader_placement.h).
+  std::unique_ptr<ha::RaftLeaderPlacement> placement;
+  if (etcd && config->etcd.embedded->initial_cluster.size() >= 3) {
+    placement = std::make_unique<ha::RaftLeaderPlacement>(
+        control.get_executor(), etcd->clientUrl(), [&loop] { return loop.snapshot().writable; });
+    asio::co_spawn(control, placement->run(), asio::detached);
+  }
   asio::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec)
@@ -102,6 +111,8 @@ int runAgent(const std::string& path) {
     asio::co_spawn(
         control,
         [&]() -> asio::awaitable<void> {
+          if (placement)
+            placement->stop();
           co_await loop.shutdown();
           server.stop();
           if (etcd)

@@ -35,6 +35,25 @@ std::optional<std::int64_t> int64Field(const json& object, const char* name) {
   return std::nullopt;
 }
 
+std::optional<std::uint64_t> uint64Field(const json& object, const char* name) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) {
+    return 0;
+  }
+  if (it->is_number_unsigned()) {
+    return it->get<std::uint64_t>();
+  }
+  if (it->is_string()) {
+    const auto& s = it->get_ref<const std::string&>();
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) {
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> bytesField(const json& object, const char* name) {
   auto it = object.find(name);
   if (it == object.end() || it->is_null()) {
@@ -459,6 +478,76 @@ std::optional<GatewayError> parseGatewayError(const json& body) {
     out.message = error->get<std::string>();
   }
   return out;
+}
+
+DcsResult<MemberStatus> parseMemberStatus(const json& response) {
+  if (!response.is_object()) {
+    return malformed("status answer is not a JSON object");
+  }
+  auto header = response.find("header");
+  if (header == response.end() || !header->is_object()) {
+    return malformed("status answer has no header");
+  }
+  MemberStatus out;
+  auto member = uint64Field(*header, "member_id");
+  auto leader = uint64Field(response, "leader");
+  auto index = uint64Field(response, "raftIndex");
+  auto term = uint64Field(response, "raftTerm");
+  if (!member || *member == 0) {
+    return malformed("status header.member_id is missing or not an unsigned integer");
+  }
+  if (!leader || !index || !term) {
+    return malformed("status leader, raftIndex or raftTerm is not an unsigned integer");
+  }
+  out.member_id = *member;
+  out.leader_id = *leader;
+  out.raft_index = *index;
+  out.raft_term = *term;
+  return out;
+}
+
+DcsResult<std::vector<Member>> parseMemberList(const json& response) {
+  if (!response.is_object()) {
+    return malformed("member list answer is not a JSON object");
+  }
+  std::vector<Member> out;
+  auto members = response.find("members");
+  if (members == response.end() || members->is_null()) {
+    return out;
+  }
+  if (!members->is_array()) {
+    return malformed("member list `members` is not an array");
+  }
+  for (const auto& m : *members) {
+    if (!m.is_object()) {
+      return malformed("member list entry is not an object");
+    }
+    auto id = uint64Field(m, "ID");
+    if (!id || *id == 0) {
+      return malformed("member list entry has no valid ID");
+    }
+    Member member;
+    member.id = *id;
+    if (auto name = m.find("name"); name != m.end() && name->is_string()) {
+      member.name = name->get<std::string>();
+    }
+    if (auto urls = m.find("clientURLs"); urls != m.end() && urls->is_array()) {
+      for (const auto& u : *urls) {
+        if (u.is_string()) {
+          member.client_urls.push_back(u.get<std::string>());
+        }
+      }
+    }
+    if (auto learner = m.find("isLearner"); learner != m.end() && learner->is_boolean()) {
+      member.learner = learner->get<bool>();
+    }
+    out.push_back(std::move(member));
+  }
+  return out;
+}
+
+json moveLeaderRequest(std::uint64_t target_id) {
+  return json{{"targetID", std::to_string(target_id)}};
 }
 
 }  // namespace keel::dcs::etcd_json

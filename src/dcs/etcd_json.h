@@ -59,4 +59,24 @@ std::optional<GatewayError> parseGatewayError(const nlohmann::json& body);
 
 inline constexpr int kGrpcNotFound = 5;
 
+// Maintenance and cluster answers (uint64 ids are decimal strings too).
+struct MemberStatus {
+  std::uint64_t member_id = 0;  // the member that answered
+  std::uint64_t leader_id = 0;  // the raft leader it knows; 0 while there is none
+  std::uint64_t raft_index = 0;
+  std::uint64_t raft_term = 0;
+};
+DcsResult<MemberStatus> parseMemberStatus(
+    const nlohmann::json& response);  // /v3/maintenance/status
+
+struct Member {
+  std::uint64_t id = 0;
+  std::string name;  // empty for a member added but not started yet
+  std::vector<std::string> client_urls;
+  bool learner = false;
+};
+DcsResult<std::vector<Member>> parseMemberList(
+    const nlohmann::json& response);  // /v3/cluster/member/list
+nlohmann::json moveLeaderRequest(std::uint64_t target_id);
+
 }  // namespace keel::dcs::etcd_json

@@ -155,5 +155,45 @@ TEST(EtcdJson, GatewayError) {
   EXPECT_FALSE(parseGatewayError(json::parse(R"({"header":{}})")));
 }
 
+// Answers as etcd 3.4.23's gateway gives them.
+TEST(EtcdJson, MemberStatus) {
+  auto st = parseMemberStatus(json::parse(
+      R"({"header":{"cluster_id":"15118495548433857066","member_id":"13668033151171901709","revision":"1","raft_term":"2"},"version":"3.4.23","dbSize":"20480","leader":"13668033151171901709","raftIndex":"4","raftTerm":"2","raftAppliedIndex":"4","dbSizeInUse":"16384"})"));
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(st->member_id, 13668033151171901709ull);
+  EXPECT_EQ(st->leader_id, 13668033151171901709ull);
+  EXPECT_EQ(st->raft_index, 4u);
+  EXPECT_EQ(st->raft_term, 2u);
+
+  auto leaderless =
+      parseMemberStatus(json::parse(R"({"header":{"member_id":"7"},"raftTerm":"3"})"));
+  ASSERT_TRUE(leaderless.ok()) << leaderless.message();
+  EXPECT_EQ(leaderless->leader_id, 0u);
+
+  auto no_header = parseMemberStatus(json::parse(R"({"leader":"1"})"));
+  ASSERT_FALSE(no_header.ok());
+  EXPECT_EQ(no_header.code(), DcsErrc::bad_response);
+  auto bad_leader = parseMemberStatus(json::parse(R"({"header":{"member_id":"7"},"leader":"x"})"));
+  ASSERT_FALSE(bad_leader.ok());
+  EXPECT_NE(bad_leader.message().find("leader"), std::string::npos) << bad_leader.message();
+}
+
+TEST(EtcdJson, MemberList) {
+  auto list = parseMemberList(json::parse(
+      R"({"header":{"member_id":"1"},"members":[{"ID":"13668033151171901709","name":"a","peerURLs":["http://127.0.0.1:23801"],"clientURLs":["http://127.0.0.1:23791"]},{"ID":"42","peerURLs":["http://127.0.0.1:23802"]},{"ID":"43","name":"l","isLearner":true}]})"));
+  ASSERT_TRUE(list.ok()) << list.message();
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].id, 13668033151171901709ull);
+  EXPECT_EQ((*list)[0].name, "a");
+  EXPECT_EQ((*list)[0].client_urls, std::vector<std::string>{"http://127.0.0.1:23791"});
+  EXPECT_TRUE((*list)[1].name.empty());  // added, not started yet
+  EXPECT_TRUE((*list)[2].learner);
+
+  EXPECT_FALSE(parseMemberList(json::parse(R"({"members":{}})")).ok());
+  EXPECT_FALSE(parseMemberList(json::parse(R"({"members":[{"name":"x"}]})")).ok());
+  EXPECT_EQ(moveLeaderRequest(13668033151171901709ull).dump(),
+            R"({"targetID":"13668033151171901709"})");
+}
+
 }  // namespace
 }  // namespace keel::dcs::etcd_json
