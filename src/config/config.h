@@ -19,6 +19,8 @@ namespace keel {
 // swaps the shared_ptr; nothing mutates a Config after loadConfig returns it.
 // docs/configuration.md documents every field; keep the two in step.
 
+enum class ConfigErrc { io, syntax, invalid };
+
 struct HostPort {
   std::string host;
   std::uint16_t port = 0;
@@ -96,6 +98,77 @@ struct RestApiConfig {
   std::optional<Credentials> authentication;  // required for mutating endpoints when set
 };
 
+// TLS towards clients (client_tls_* in PgBouncer). sslmode: disable (refuse SSLRequest),
+// allow/prefer (TLS when the client asks), require (plaintext clients are refused),
+// verify-ca/verify-full (require a client certificate signed by ca_file).
+struct ProxyClientTls {
+  std::string sslmode = "disable";
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
+};
+
+// TLS towards PostgreSQL (server_tls_* in PgBouncer): disable, prefer, require, verify-ca,
+// verify-full (ca_file checks the server certificate).
+struct ProxyServerTls {
+  std::string sslmode = "disable";
+  std::string ca_file;
+};
+
+// One client authentication rule of the proxy, pg_hba.conf style:
+// "host|hostssl|hostnossl DATABASES USERS ADDRESS METHOD". DATABASES and USERS are "all" or
+// comma-separated names; ADDRESS is "all" or a CIDR ("10.0.0.0/8", "::1/128", a bare address
+// meaning /32 or /128); METHOD is scram-sha-256, md5, cert, trust or reject.
+struct ProxyHbaRule {
+  enum class Connection { host, hostssl, hostnossl };
+  Connection connection = Connection::host;
+  std::vector<std::string> databases;       // empty: all
+  std::vector<std::string> users;           // empty: all
+  std::string address;                      // the network as written ("all" or a CIDR)
+  std::array<unsigned char, 16> network{};  // IPv4 as ::ffff:a.b.c.d
+  int prefix_bits = 0;                      // over the 128-bit form; 0 with "all"
+  std::string method;
+  std::string text;  // the rule as written, for messages
+};
+// Parses one rule; the message names the field that is wrong and what was expected.
+Result<ProxyHbaRule, ConfigErrc> parseProxyHbaRule(const std::string& text);
+
+// The PostgreSQL-protocol proxy every agent runs (docs/configuration.md, "proxy"). Names follow
+// PgBouncer's where Keel offers the same setting.
+struct ProxyConfig {
+  bool enabled = true;
+  HostPort listen_rw{"127.0.0.1", 6432};  // routes to the leader
+  HostPort listen_ro{"127.0.0.1", 6433};  // routes to replicas within max_lag
+  HostPort connect_address;               // where other agents reach listen_rw; default: it
+  int workers = 0;                        // proxy threads; 0 = the number of cores
+  std::string pool_mode = "session";
+  int max_client_conn = 1000;
+  int default_pool_size = 20;  // server connections per (database, user, node)
+  int min_pool_size = 0;
+  std::chrono::milliseconds server_connect_timeout{5000};
+  std::chrono::milliseconds server_idle_timeout{600000};
+  std::chrono::milliseconds server_lifetime{3600000};
+  std::chrono::milliseconds query_wait_timeout{120000};  // a client waiting for a server
+  // New clients of the RW port wait this long for a writable leader during a failover.
+  std::chrono::milliseconds failover_hold_timeout{30000};
+  std::uint64_t max_lag_bytes = 1024 * 1024;  // RO routing: replay lag behind the leader
+  std::chrono::milliseconds max_lag_time{10000};
+  bool ro_fallback_to_primary = true;  // RO clients go to the leader when no replica qualifies
+  std::string server_reset_query = "DISCARD ALL";
+  std::uint32_t max_packet_size = 256 * 1024 * 1024;
+  // Client authentication: hba-style rules ("host all all 127.0.0.1/32 scram-sha-256"),
+  // first match wins; when empty, every client uses auth_type.
+  std::vector<ProxyHbaRule> hba;
+  std::string auth_type = "scram-sha-256";
+  std::string auth_file;  // PgBouncer userlist format: "user" "secret" per line
+  std::string auth_user;  // when set, unknown users are looked up with auth_query on the leader
+  std::string auth_query = "SELECT usename, passwd FROM pg_shadow WHERE usename=$1";
+  std::vector<std::string> admin_users;  // may run every admin console command
+  std::vector<std::string> stats_users;  // may run SHOW commands
+  ProxyClientTls client_tls;
+  ProxyServerTls server_tls;
+};
+
 struct Config {
   std::string scope;     // cluster name; DCS keys live under /keel/<scope>/
   std::string name;      // this member's name, unique in the scope
@@ -106,6 +179,7 @@ struct Config {
   HaConfig ha;
   Tags tags;
   RestApiConfig restapi;
+  ProxyConfig proxy;
 
   std::string dcs_prefix() const { return "/keel/" + scope + "/"; }
 };
@@ -124,8 +198,6 @@ inline constexpr std::array<std::string_view, 10> kManagedParameters = {
     "recovery_target_timeline",
     "unix_socket_directories",
 };
-
-enum class ConfigErrc { io, syntax, invalid };
 
 // One problem found in a config: the field's path ("postgresql.listen") and what was expected.
 struct ConfigProblem {

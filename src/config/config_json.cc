@@ -72,6 +72,45 @@ nlohmann::json toJson(const Config& config) {
     restapi["authentication"] = credentials(*config.restapi.authentication);
   }
 
+  const ProxyConfig& p = config.proxy;
+  json hba = json::array();
+  for (const auto& rule : p.hba)
+    hba.push_back(rule.text);
+  json proxy = {
+      {"enabled", p.enabled},
+      {"listen_rw", p.listen_rw.str()},
+      {"listen_ro", p.listen_ro.str()},
+      {"connect_address", optionalAddress(p.connect_address)},
+      {"workers", p.workers},
+      {"pool_mode", p.pool_mode},
+      {"max_client_conn", p.max_client_conn},
+      {"default_pool_size", p.default_pool_size},
+      {"min_pool_size", p.min_pool_size},
+      {"server_connect_timeout", formatDuration(p.server_connect_timeout)},
+      {"server_idle_timeout", formatDuration(p.server_idle_timeout)},
+      {"server_lifetime", formatDuration(p.server_lifetime)},
+      {"query_wait_timeout", formatDuration(p.query_wait_timeout)},
+      {"failover_hold_timeout", formatDuration(p.failover_hold_timeout)},
+      {"max_lag_bytes", p.max_lag_bytes},
+      {"max_lag_time", formatDuration(p.max_lag_time)},
+      {"ro_fallback_to_primary", p.ro_fallback_to_primary},
+      {"server_reset_query", p.server_reset_query},
+      {"max_packet_size", p.max_packet_size},
+      {"hba", std::move(hba)},
+      {"auth_type", p.auth_type},
+      {"auth_file", p.auth_file},
+      {"auth_user", p.auth_user},
+      {"auth_query", p.auth_query},
+      {"admin_users", p.admin_users},
+      {"stats_users", p.stats_users},
+      {"client_tls",
+       {{"sslmode", p.client_tls.sslmode},
+        {"cert_file", p.client_tls.cert_file},
+        {"key_file", p.client_tls.key_file},
+        {"ca_file", p.client_tls.ca_file}}},
+      {"server_tls", {{"sslmode", p.server_tls.sslmode}, {"ca_file", p.server_tls.ca_file}}},
+  };
+
   return json{
       {"scope", config.scope},
       {"name", config.name},
@@ -87,6 +126,7 @@ nlohmann::json toJson(const Config& config) {
         {"fence_margin", formatDuration(ha.fence_margin)}}},
       {"tags", std::move(tags)},
       {"restapi", std::move(restapi)},
+      {"proxy", std::move(proxy)},
   };
 }
 

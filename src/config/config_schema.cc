@@ -176,6 +176,101 @@ void readRestApi(ConfigReader& r, const YAML::Node& root, RestApiConfig& api) {
   }
 }
 
+void readProxyTls(ConfigReader& r, const YAML::Node& proxy, ProxyConfig& p) {
+  if (auto node = r.section(proxy, "proxy", "client_tls",
+                            {"sslmode", "cert_file", "key_file", "ca_file"})) {
+    const std::string path = "proxy.client_tls";
+    r.text(*node, path, "sslmode", p.client_tls.sslmode);
+    r.text(*node, path, "cert_file", p.client_tls.cert_file);
+    r.text(*node, path, "key_file", p.client_tls.key_file);
+    r.text(*node, path, "ca_file", p.client_tls.ca_file);
+  }
+  if (auto node = r.section(proxy, "proxy", "server_tls", {"sslmode", "ca_file"})) {
+    const std::string path = "proxy.server_tls";
+    r.text(*node, path, "sslmode", p.server_tls.sslmode);
+    r.text(*node, path, "ca_file", p.server_tls.ca_file);
+  }
+}
+
+void readProxy(ConfigReader& r, const YAML::Node& root, ProxyConfig& p) {
+  const std::string path = "proxy";
+  auto node = r.section(root, "", "proxy",
+                        {"enabled",
+                         "listen_rw",
+                         "listen_ro",
+                         "connect_address",
+                         "workers",
+                         "pool_mode",
+                         "max_client_conn",
+                         "default_pool_size",
+                         "min_pool_size",
+                         "server_connect_timeout",
+                         "server_idle_timeout",
+                         "server_lifetime",
+                         "query_wait_timeout",
+                         "failover_hold_timeout",
+                         "max_lag_bytes",
+                         "max_lag_time",
+                         "ro_fallback_to_primary",
+                         "server_reset_query",
+                         "max_packet_size",
+                         "hba",
+                         "auth_type",
+                         "auth_file",
+                         "auth_user",
+                         "auth_query",
+                         "admin_users",
+                         "stats_users",
+                         "client_tls",
+                         "server_tls"});
+  if (!node)
+    return;
+  r.flag(*node, path, "enabled", p.enabled);
+  r.hostPort(*node, path, "listen_rw", p.listen_rw);
+  r.hostPort(*node, path, "listen_ro", p.listen_ro);
+  r.hostPort(*node, path, "connect_address", p.connect_address);
+  r.integer(*node, path, "workers", 0, 256, p.workers);
+  r.text(*node, path, "pool_mode", p.pool_mode);
+  r.integer(*node, path, "max_client_conn", 1, 1000000, p.max_client_conn);
+  r.integer(*node, path, "default_pool_size", 1, 100000, p.default_pool_size);
+  r.integer(*node, path, "min_pool_size", 0, 100000, p.min_pool_size);
+  positiveDuration(r, *node, path, "server_connect_timeout", p.server_connect_timeout);
+  positiveDuration(r, *node, path, "server_idle_timeout", p.server_idle_timeout);
+  positiveDuration(r, *node, path, "server_lifetime", p.server_lifetime);
+  positiveDuration(r, *node, path, "query_wait_timeout", p.query_wait_timeout);
+  positiveDuration(r, *node, path, "failover_hold_timeout", p.failover_hold_timeout);
+  r.byteSize(*node, path, "max_lag_bytes", p.max_lag_bytes);
+  positiveDuration(r, *node, path, "max_lag_time", p.max_lag_time);
+  r.flag(*node, path, "ro_fallback_to_primary", p.ro_fallback_to_primary);
+  r.text(*node, path, "server_reset_query", p.server_reset_query);
+  std::uint64_t packet = p.max_packet_size;
+  if (r.byteSize(*node, path, "max_packet_size", packet)) {
+    if (packet < 16 * 1024 || packet > 1024ull * 1024 * 1024) {
+      r.reject(*node, path, "max_packet_size", "a size between 16kB and 1GB");
+    } else {
+      p.max_packet_size = static_cast<std::uint32_t>(packet);
+    }
+  }
+  std::vector<std::string> rules;
+  if (r.textList(*node, path, "hba", rules)) {
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      auto rule = parseProxyHbaRule(rules[i]);
+      if (rule) {
+        p.hba.push_back(std::move(*rule));
+      } else {
+        r.problem("proxy.hba[" + std::to_string(i) + "]", rule.message());
+      }
+    }
+  }
+  r.text(*node, path, "auth_type", p.auth_type);
+  r.text(*node, path, "auth_file", p.auth_file);
+  r.text(*node, path, "auth_user", p.auth_user);
+  r.text(*node, path, "auth_query", p.auth_query);
+  r.textList(*node, path, "admin_users", p.admin_users);
+  r.textList(*node, path, "stats_users", p.stats_users);
+  readProxyTls(r, *node, p);
+}
+
 }  // namespace
 
 void readConfig(const YAML::Node& root, ConfigReader& r, Config& config) {
@@ -185,7 +280,7 @@ void readConfig(const YAML::Node& root, ConfigReader& r, Config& config) {
   }
   if (!r.mapping(root, "",
                  {"scope", "name", "data_dir", "log_level", "postgresql", "etcd", "ha", "tags",
-                  "restapi"})) {
+                  "restapi", "proxy"})) {
     return;
   }
   r.text(root, "", "scope", config.scope);
@@ -197,6 +292,7 @@ void readConfig(const YAML::Node& root, ConfigReader& r, Config& config) {
   readHa(r, root, config.ha);
   readTags(r, root, config.tags);
   readRestApi(r, root, config.restapi);
+  readProxy(r, root, config.proxy);
 }
 
 }  // namespace keel::config_detail

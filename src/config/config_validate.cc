@@ -46,8 +46,9 @@ void requireAbsolute(ConfigReader& r, const std::string& path, const std::string
 // connect_address defaults to listen, except that a wildcard listen address says nothing
 // about where other members can reach this node.
 void deriveConnectAddress(ConfigReader& r, const std::string& section, const HostPort& listen,
-                          HostPort& connect, std::string_view example) {
-  std::string listen_path = section + ".listen";
+                          HostPort& connect, std::string_view example,
+                          std::string_view listen_key = "listen") {
+  std::string listen_path = section + "." + std::string(listen_key);
   std::string connect_path = section + ".connect_address";
   if (r.failed(listen_path) || r.failed(connect_path))
     return;
@@ -265,12 +266,81 @@ void validateRestApi(ConfigReader& r, RestApiConfig& api) {
   }
 }
 
+void requireOneOf(ConfigReader& r, const std::string& path, const std::string& value,
+                  std::initializer_list<std::string_view> allowed) {
+  if (r.failed(path) || std::find(allowed.begin(), allowed.end(), value) != allowed.end())
+    return;
+  std::string list;
+  for (auto a : allowed)
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  r.problem(path, "expected one of " + list + ", got " + quoted(value));
+}
+
+void validateProxy(ConfigReader& r, ProxyConfig& p) {
+  if (!p.enabled)
+    return;
+  if (!r.failed("proxy.pool_mode") && p.pool_mode != "session") {
+    r.problem("proxy.pool_mode",
+              "expected \"session\" (the only pool mode this version of Keel has), got " +
+                  quoted(p.pool_mode));
+  }
+  if (!r.failed("proxy.min_pool_size") && !r.failed("proxy.default_pool_size") &&
+      p.min_pool_size > p.default_pool_size) {
+    r.problem("proxy.min_pool_size", "expected at most proxy.default_pool_size (" +
+                                         std::to_string(p.default_pool_size) + "), got " +
+                                         std::to_string(p.min_pool_size));
+  }
+  requireOneOf(r, "proxy.auth_type", p.auth_type, {"scram-sha-256", "md5", "trust"});
+  if (!p.auth_file.empty())
+    requireAbsolute(r, "proxy.auth_file", p.auth_file);
+  if (!p.auth_user.empty() && p.auth_query.empty() && !r.failed("proxy.auth_query")) {
+    r.problem("proxy.auth_query",
+              "expected a query returning (user name, password secret) for $1, since "
+              "proxy.auth_user is set");
+  }
+  auto& tls = p.client_tls;
+  requireOneOf(r, "proxy.client_tls.sslmode", tls.sslmode,
+               {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"});
+  if (!r.failed("proxy.client_tls.sslmode") && tls.sslmode != "disable") {
+    for (auto [field, value] : {std::pair<const char*, std::string*>{"cert_file", &tls.cert_file},
+                                {"key_file", &tls.key_file}}) {
+      std::string path = std::string("proxy.client_tls.") + field;
+      if (value->empty() && !r.failed(path)) {
+        r.problem(path, "required because proxy.client_tls.sslmode is " + quoted(tls.sslmode) +
+                            "; `keel tls generate` writes a CA and a certificate for testing");
+      } else if (!value->empty()) {
+        requireAbsolute(r, path, *value);
+      }
+    }
+    if ((tls.sslmode == "verify-ca" || tls.sslmode == "verify-full") && tls.ca_file.empty() &&
+        !r.failed("proxy.client_tls.ca_file")) {
+      r.problem("proxy.client_tls.ca_file", "required because proxy.client_tls.sslmode is " +
+                                                quoted(tls.sslmode) +
+                                                " (client certificates are checked against it)");
+    }
+  }
+  bool cert_rules = std::any_of(p.hba.begin(), p.hba.end(),
+                                [](const ProxyHbaRule& h) { return h.method == "cert"; });
+  if (cert_rules && tls.ca_file.empty() && !r.failed("proxy.client_tls.ca_file")) {
+    r.problem("proxy.client_tls.ca_file",
+              "required because a proxy.hba rule uses the cert method (client certificates are "
+              "checked against it)");
+  }
+  requireOneOf(r, "proxy.server_tls.sslmode", p.server_tls.sslmode,
+               {"disable", "prefer", "require", "verify-ca", "verify-full"});
+  deriveConnectAddress(r, "proxy", p.listen_rw, p.connect_address, "10.0.0.5:6432", "listen_rw");
+}
+
 // Two of Keel's listeners on one port would fail at start-up with a bare EADDRINUSE.
 void checkDistinctPorts(ConfigReader& r, const Config& c) {
   std::vector<std::pair<std::string, const HostPort*>> listeners = {
       {"postgresql.listen", &c.postgresql.listen},
       {"restapi.listen", &c.restapi.listen},
   };
+  if (c.proxy.enabled) {
+    listeners.emplace_back("proxy.listen_rw", &c.proxy.listen_rw);
+    listeners.emplace_back("proxy.listen_ro", &c.proxy.listen_ro);
+  }
   if (c.etcd.embedded) {
     listeners.emplace_back("etcd.embedded.listen_client", &c.etcd.embedded->listen_client);
     listeners.emplace_back("etcd.embedded.listen_peer", &c.etcd.embedded->listen_peer);
@@ -311,6 +381,7 @@ void validateConfig(ConfigReader& r, Config& c) {
   validateEtcd(r, c);
   validateHa(r, c.ha);
   validateRestApi(r, c.restapi);
+  validateProxy(r, c.proxy);
   checkDistinctPorts(r, c);
 }
 

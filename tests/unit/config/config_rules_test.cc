@@ -103,6 +103,64 @@ TEST(ConfigRules, Postgresql) {
                 "expected a duration");
 }
 
+TEST(ConfigRules, Proxy) {
+  expectProblem(withField("proxy.pool_mode", "statement"), "proxy.pool_mode",
+                "expected \"session\"");
+  expectProblem(withField("proxy.workers", "-1"), "proxy.workers");
+  expectProblem(withField("proxy.default_pool_size", "0"), "proxy.default_pool_size");
+  expectProblem(withField("proxy.min_pool_size", "30"), "proxy.min_pool_size",
+                "at most proxy.default_pool_size (20)");
+  expectProblem(withField("proxy.auth_type", "password"), "proxy.auth_type",
+                "expected one of scram-sha-256, md5, trust, got \"password\"");
+  expectProblem(withField("proxy.auth_file", "userlist.txt"), "proxy.auth_file", "absolute");
+  expectProblem(withField("proxy.max_packet_size", "1kB"), "proxy.max_packet_size",
+                "between 16kB and 1GB");
+  expectProblem(withField("proxy.client_tls", "{sslmode: require}"), "proxy.client_tls.cert_file",
+                "required because proxy.client_tls.sslmode is \"require\"");
+  expectProblem(withField("proxy.client_tls", "{sslmode: sometimes}"), "proxy.client_tls.sslmode",
+                "expected one of disable, allow, prefer, require, verify-ca, verify-full");
+  expectProblem(withField("proxy.server_tls", "{sslmode: allow}"), "proxy.server_tls.sslmode");
+  expectProblem(withField("proxy.listen_ro", "'127.0.0.1:6432'"), "proxy.listen_ro",
+                "not used by proxy.listen_rw");
+  expectProblem(withField("proxy.listen_rw", "'0.0.0.0:6432'"), "proxy.connect_address",
+                "required because proxy.listen_rw is the wildcard address");
+  expectProblem(withField("proxy.hba", "['host all all 10.0.0.0/8 password']"), "proxy.hba[0]",
+                "method: expected scram-sha-256, md5, cert, trust or reject, got \"password\"");
+  expectProblem(withField("proxy.hba", "['host all all']"), "proxy.hba[0]", "expected 5 fields");
+  expectProblem(withField("proxy.hba", "['host all all 10.0.0.0/33 md5']"), "proxy.hba[0]",
+                "IPv4 prefix length 0-32");
+  expectProblem(withField("proxy.hba", "['local all all all md5']"), "proxy.hba[0]",
+                "connection type");
+  expectProblem(withField("proxy.hba", "['host all all all cert']"), "proxy.hba[0]",
+                "needs a hostssl rule");
+  expectProblem(withField("proxy.hba", "['hostssl all all all cert']"), "proxy.client_tls.ca_file",
+                "a proxy.hba rule uses the cert method");
+  // A disabled proxy's settings are not checked against each other.
+  auto disabled =
+      loadConfigString(withField("proxy", "{enabled: false, pool_mode: statement}"), "keel.yaml");
+  EXPECT_TRUE(disabled) << disabled.message();
+}
+
+TEST(ConfigRules, ProxyHbaRulesParse) {
+  auto rule = parseProxyHbaRule("hostssl app,reports alice,bob 10.1.0.0/16 scram-sha-256");
+  ASSERT_TRUE(rule) << rule.message();
+  EXPECT_EQ(rule->connection, ProxyHbaRule::Connection::hostssl);
+  EXPECT_EQ(rule->databases, (std::vector<std::string>{"app", "reports"}));
+  EXPECT_EQ(rule->users, (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_EQ(rule->prefix_bits, 96 + 16);
+  EXPECT_EQ(rule->network[12], 10);
+  EXPECT_EQ(rule->network[13], 1);
+  EXPECT_EQ(rule->network[10], 0xff);
+  auto v6 = parseProxyHbaRule("host all all ::1 trust");
+  ASSERT_TRUE(v6) << v6.message();
+  EXPECT_TRUE(v6->databases.empty());
+  EXPECT_EQ(v6->prefix_bits, 128);
+  EXPECT_EQ(v6->network[15], 1);
+  auto all = parseProxyHbaRule("host all all all reject");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->prefix_bits, 0);
+}
+
 TEST(ConfigRules, ManagedParametersAreRejected) {
   for (std::string_view name : kManagedParameters) {
     std::string param(name);
