@@ -7,7 +7,7 @@
 #include "pgwire/auth_errc.h"
 #include "pgwire/scram_secret.h"
 
-// md5 password authentication (PostgreSQL docs 55.2.1 AuthenticationMD5Password, 55.3 notes):
+// md5 password authentication (PostgreSQL docs 55.2.1 "Start-up", AuthenticationMD5Password):
 // the server sends a 4-byte salt, the client answers in a PasswordMessage with
 //   "md5" + md5hex(md5hex(password + user) + salt)
 // where md5hex(password + user) is what pg_authid stores for an md5 role (without "md5").

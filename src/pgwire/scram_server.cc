@@ -227,4 +227,27 @@ AuthResult<std::string> ScramServer::handleClientFinal(std::string_view message)
   return "v=" + crypto::encodeBase64(crypto::asBytes(*server_signature));
 }
 
+AuthResult<ScramServer> scramServerFor(std::string user, const Secret* secret,
+                                       std::string_view mock_key, const ScramKeyCache& cache,
+                                       ScramServerOptions options) {
+  if (secret != nullptr) {
+    if (const auto* verifier = std::get_if<ScramVerifier>(secret)) {
+      return ScramServer::withVerifier(std::move(user), *verifier, std::move(options));
+    }
+    if (const auto* plain = std::get_if<PlaintextPassword>(secret)) {
+      auto salt = cache.saltFor(user, plain->password);
+      if (!salt)
+        return salt.failure();
+      const auto cached = cache.find(plain->password, *salt, kScramDefaultIterations);
+      ScramServer server =
+          ScramServer::withPassword(std::move(user), plain->password, std::move(*salt),
+                                    kScramDefaultIterations, std::move(options));
+      if (cached)
+        server.provideKeys(*cached);
+      return server;
+    }
+  }
+  return ScramServer::mock(std::move(user), mock_key, std::move(options));
+}
+
 }  // namespace keel::pgwire

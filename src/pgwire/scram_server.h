@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pgwire/scram.h"
+#include "pgwire/scram_key_cache.h"
 
 namespace keel::pgwire {
 
@@ -96,5 +97,14 @@ class ScramServer {
   std::string nonce_;  // client nonce + server nonce
   std::optional<ScramPassthroughKeys> passthrough_;
 };
+
+// The exchange PostgreSQL would run for a user's stored secret: a verifier is used as is; a
+// plaintext password gets a stable salt from `cache` and, on a cache hit, its keys at once
+// (otherwise pendingDerivation() is set and the caller derives off the I/O thread and inserts
+// the result into `cache`); an md5 secret or no secret (`secret` null: unknown user) gets the
+// mock exchange. Cheap. Fails only if `cache` could not make a salt (CSPRNG failure).
+AuthResult<ScramServer> scramServerFor(std::string user, const Secret* secret,
+                                       std::string_view mock_key, const ScramKeyCache& cache,
+                                       ScramServerOptions options = {});
 
 }  // namespace keel::pgwire
