@@ -36,19 +36,26 @@ json MemberRecord::toJson() const {
   if (noloadbalance)
     tags["noloadbalance"] = true;
   tags["failover_priority"] = failover_priority;
-  return json{{"role", role},
-              {"state", state},
-              {"host", host},
-              {"port", port},
-              {"api_url", api_url},
-              {"wal_position", wal_position.str()},
-              {"timeline", timeline},
-              {"replication_state", replication_state},
-              {"upstream", upstream},
-              {"pending_restart", pending_restart},
-              {"system_identifier", std::to_string(system_identifier)},
-              {"tags", tags},
-              {"version", version}};
+  json j{{"role", role},
+         {"state", state},
+         {"host", host},
+         {"port", port},
+         {"api_url", api_url},
+         {"wal_position", wal_position.str()},
+         {"timeline", timeline},
+         {"replication_state", replication_state},
+         {"upstream", upstream},
+         {"pending_restart", pending_restart},
+         {"system_identifier", std::to_string(system_identifier)},
+         {"tags", tags},
+         {"version", version}};
+  if (replay_delay_ms)
+    j["replay_delay_ms"] = *replay_delay_ms;
+  if (replay_position.value != 0)
+    j["replay_position"] = replay_position.str();
+  if (!proxy.empty())
+    j["proxy"] = proxy;
+  return j;
 }
 
 std::optional<MemberRecord> MemberRecord::fromJson(const std::string& name, const json& j) {
@@ -75,6 +82,12 @@ std::optional<MemberRecord> MemberRecord::fromJson(const std::string& name, cons
     m.system_identifier = 0;
   }
   readField(j, "version", m.version);
+  if (auto d = j.find("replay_delay_ms"); d != j.end() && d->is_number_integer()) {
+    m.replay_delay_ms = d->get<std::int64_t>();
+  }
+  readField(j, "proxy", m.proxy);
+  if (j.contains("replay_position"))
+    m.replay_position = readWal(j, "replay_position");
   if (auto t = j.find("tags"); t != j.end() && t->is_object()) {
     for (const auto& [k, v] : t->items()) {
       if (k == "nofailover") {

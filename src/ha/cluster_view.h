@@ -33,6 +33,10 @@ struct MemberRecord {
   bool noloadbalance = false;
   std::map<std::string, std::string> custom_tags;
   std::string version;
+  // Replicas: PgStatus::replay_delay_ms, for the proxy's max_lag_time.
+  std::optional<std::int64_t> replay_delay_ms;
+  WalPosition replay_position;  // replicas: pg_last_wal_replay_lsn(); what reads see
+  std::string proxy;  // "host:port" of this member's RW proxy port; empty when it runs none
 
   bool eligibleForFailover() const { return !nofailover && failover_priority > 0; }
   nlohmann::json toJson() const;

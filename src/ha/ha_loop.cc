@@ -295,6 +295,8 @@ MemberRecord HaLoop::memberRecord(const LocalObservation& obs, bool fenced) cons
   m.noloadbalance = config_->tags.noloadbalance;
   m.custom_tags = config_->tags.custom;
   m.version = KEEL_VERSION;
+  if (config_->proxy.enabled)
+    m.proxy = config_->proxy.connect_address.str();
   if (!obs.data_initialized) {
     m.role = "uninitialized";
     m.state = activity_.empty() ? "stopped" : activity_;
@@ -310,6 +312,10 @@ MemberRecord HaLoop::memberRecord(const LocalObservation& obs, bool fenced) cons
     m.replication_state = s.in_recovery ? s.wal_receiver_state : "";
     m.state = s.in_recovery && s.wal_receiver_state == "streaming" ? "streaming" : "running";
     m.upstream = s.in_recovery ? upstream_ : "";
+    if (s.in_recovery) {
+      m.replay_position = s.replay_lsn;
+      m.replay_delay_ms = s.replay_delay_ms;
+    }
   } else {
     m.role = "replica";
     if (obs.control) {

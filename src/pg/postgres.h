@@ -61,6 +61,10 @@ struct PgStatus {
   bool pending_restart = false;     // some setting in pg_settings is pending_restart
   std::vector<std::string> pending_restart_parameters;
   double postmaster_start_epoch = 0;  // pg_postmaster_start_time()
+  // Replica: how far replay trails what it has received, in time: 0 when everything received
+  // is replayed, else the age of the last replayed transaction. nullopt on a primary, or when
+  // no transaction was replayed since start.
+  std::optional<std::int64_t> replay_delay_ms;
 
   // The position that counts for failover: for a primary its write position, for a replica
   // the furthest WAL it holds (received or replayed).

@@ -29,7 +29,13 @@ SELECT r.rec,
   (SELECT status FROM pg_stat_wal_receiver),
   (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver),
   (SELECT string_agg(name, ',' ORDER BY name) FROM pg_settings WHERE pending_restart),
-  extract(epoch FROM pg_postmaster_start_time())::float8
+  extract(epoch FROM pg_postmaster_start_time())::float8,
+  CASE WHEN r.rec THEN
+    CASE WHEN pg_last_wal_receive_lsn() IS NULL
+              OR pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0
+         ELSE (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint
+    END
+  END
 FROM (SELECT pg_is_in_recovery() AS rec) r
 )sql";
 
@@ -160,7 +166,7 @@ PgResult<PgStatus> PostgresInstance::status() {
   if (!rows) {
     return rows.failure();
   }
-  if (rows->size() != 1 || (*rows)[0].size() != 10) {
+  if (rows->size() != 1 || (*rows)[0].size() != 11) {
     return unexpectedShape("the status query");
   }
   const Row& r = (*rows)[0];
@@ -184,6 +190,9 @@ PgResult<PgStatus> PostgresInstance::status() {
   s.pending_restart = !s.pending_restart_parameters.empty();
   if (r[9]) {
     std::from_chars(r[9]->data(), r[9]->data() + r[9]->size(), s.postmaster_start_epoch);
+  }
+  if (r[10]) {
+    s.replay_delay_ms = std::max<std::int64_t>(0, intOr0<std::int64_t>(r[10]));
   }
   return s;
 }
