@@ -5,6 +5,7 @@
 #include <string>
 
 #include "pgwire/auth_crypto.h"
+#include "pgwire/md5_auth.h"
 #include "pgwire/scram_client.h"
 #include "pgwire/scram_key_cache.h"
 #include "pgwire/scram_server.h"
@@ -232,6 +233,79 @@ TEST(ScramExchange, MockServerLooksNormalAndFailsLikeAWrongPassword) {
   ScramServer mock_other = ScramServer::mock("phantom", mock_key);
   (void)run(other, mock_other);
   EXPECT_NE(other.salt(), client.salt());
+}
+
+TEST(ScramServerFor, PicksTheExchangeForEachSecretKind) {
+  const std::string mock_key(32, 'k');
+  ScramKeyCache cache;
+
+  // A stored verifier is used as is: no derivation, and the right password succeeds.
+  const Secret verifier = rfcVerifier();
+  auto from_verifier = scramServerFor("user", &verifier, mock_key, cache);
+  ASSERT_TRUE(from_verifier.ok()) << from_verifier.message();
+  EXPECT_FALSE(from_verifier->isMock());
+  EXPECT_FALSE(from_verifier->pendingDerivation().has_value());
+  ScramClient pencil = ScramClient::withPassword("pencil");
+  auto verified = run(pencil, *from_verifier);
+  EXPECT_TRUE(verified.server_result.ok()) << verified.server_result.message();
+  EXPECT_TRUE(verified.client_result.ok()) << verified.client_result.message();
+  EXPECT_TRUE(from_verifier->succeeded());
+
+  // A plaintext password gets the cache's stable salt; a miss leaves the derivation to the
+  // caller, whose result, once inserted, makes the next exchange for that user derivation-free.
+  const Secret plaintext = PlaintextPassword{"s3cret"};
+  const auto salt = cache.saltFor("alice", "s3cret");
+  ASSERT_TRUE(salt.ok()) << salt.message();
+  auto miss = scramServerFor("alice", &plaintext, mock_key, cache);
+  ASSERT_TRUE(miss.ok()) << miss.message();
+  EXPECT_FALSE(miss->isMock());
+  ASSERT_TRUE(miss->pendingDerivation().has_value());
+  const ScramDerivation derivation = *miss->pendingDerivation();
+  EXPECT_EQ(derivation.password, "s3cret");
+  EXPECT_EQ(derivation.salt, *salt);
+  EXPECT_EQ(derivation.iterations, kScramDefaultIterations);
+  auto keys = cache.getOrDerive(derivation.password, derivation.salt, derivation.iterations);
+  ASSERT_TRUE(keys.ok()) << keys.message();
+  miss->provideKeys(*keys);
+  ScramClient alice = ScramClient::withPassword("s3cret");
+  EXPECT_TRUE(run(alice, *miss).server_result.ok());
+  EXPECT_EQ(alice.salt(), *salt);
+
+  auto hit = scramServerFor("alice", &plaintext, mock_key, cache);
+  ASSERT_TRUE(hit.ok()) << hit.message();
+  EXPECT_FALSE(hit->pendingDerivation().has_value());
+  ScramClient alice_again = ScramClient::withPassword("s3cret");
+  auto again = run(alice_again, *hit);
+  EXPECT_TRUE(again.server_result.ok()) << again.server_result.message();
+  EXPECT_EQ(alice_again.salt(), *salt);
+  // Another user with the same password gets another salt.
+  auto bob = scramServerFor("bob", &plaintext, mock_key, cache);
+  ASSERT_TRUE(bob.ok());
+  ASSERT_TRUE(bob->pendingDerivation().has_value());
+  EXPECT_NE(bob->pendingDerivation()->salt, *salt);
+
+  // An md5 secret cannot serve SCRAM and an unknown user has no secret: both get the mock
+  // exchange, which fails as a wrong password does, even with the right password.
+  auto md5 = md5Secret("s3cret", "carol");
+  ASSERT_TRUE(md5.ok()) << md5.message();
+  const Secret md5_secret = Md5Secret{*md5};
+  ScramClient wrong = ScramClient::withPassword("guess");
+  ScramServer real = ScramServer::withVerifier("carol", rfcVerifier());
+  const auto wrong_result = run(wrong, real).server_result;
+  ASSERT_FALSE(wrong_result.ok());
+  for (const Secret* secret : {&md5_secret, static_cast<const Secret*>(nullptr)}) {
+    auto mocked = scramServerFor("carol", secret, mock_key, cache);
+    ASSERT_TRUE(mocked.ok()) << mocked.message();
+    EXPECT_TRUE(mocked->isMock());
+    EXPECT_FALSE(mocked->pendingDerivation().has_value());
+    ScramClient carol = ScramClient::withPassword("s3cret");
+    const auto result = run(carol, *mocked).server_result;
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.code(), AuthErrc::wrong_password);
+    EXPECT_EQ(result.code(), wrong_result.code());
+    EXPECT_EQ(result.message(), wrong_result.message());
+    EXPECT_FALSE(mocked->passthroughKeys().has_value());
+  }
 }
 
 TEST(ScramExchange, ChooseMechanism) {
