@@ -5,7 +5,8 @@ JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 KEEL := $(BUILD)/src/keel
 
-.PHONY: all deps build test unit integration demo bench-failover format format-check clean
+.PHONY: all deps build test unit integration demo bench-failover bench-proxy format format-check \
+	clean
 
 all: build
 
@@ -34,6 +35,10 @@ demo: build
 bench-failover: build
 	@KEEL_BENCH=1 $(SUDO) scripts/install-deps.sh
 	@bench/failover --keel $(KEEL)
+
+bench-proxy: build
+	@KEEL_BENCH=1 $(SUDO) scripts/install-deps.sh
+	@bench/proxy --keel $(KEEL)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

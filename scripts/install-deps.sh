@@ -13,6 +13,7 @@ packages=(
 )
 if [ "${KEEL_BENCH:-0}" = 1 ]; then
   packages+=(patroni python3-etcd python3-dnspython python3-etcd3 python3-psycopg2)
+  packages+=(pgbouncer haproxy)  # bench/proxy
 fi
 
 missing=()
@@ -38,4 +39,11 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}"
 if systemctl is-active --quiet etcd 2>/dev/null; then
   systemctl disable --now etcd >/dev/null 2>&1 || true
 fi
+# pgbouncer's and haproxy's packages start system services (pgbouncer on 6432, Keel's proxy
+# port); bench/proxy runs its own instances.
+for unit in pgbouncer haproxy; do
+  if systemctl is-active --quiet "$unit" 2>/dev/null; then
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  fi
+done
 # Debian's postgresql package may start a cluster on 5432; Keel's tests pick their own ports.
