@@ -1,0 +1,117 @@
+#include "proxy/cancel_registry.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "common/async.h"
+#include "pgwire/message_builder.h"
+#include "proxy/wire_io.h"
+
+namespace keel::proxy {
+
+using asio::ip::tcp;
+
+std::uint64_t CancelRegistry::index(const pgwire::BackendKeyData& key) {
+  auto pid = static_cast<std::uint32_t>(key.process_id) & ~kForwardedBit;
+  return (static_cast<std::uint64_t>(pid) << 32) | static_cast<std::uint32_t>(key.secret_key);
+}
+
+pgwire::BackendKeyData CancelRegistry::issue() {
+  while (true) {
+    std::uint32_t words[2] = {0, 0};
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(words), sizeof words) != 1) {
+      // No CSPRNG: keys stay unique (the map refuses duplicates) but guessable; cancel only.
+      static std::atomic<std::uint32_t> counter{1};
+      words[0] = counter++;
+      words[1] = words[0] * 2654435761u;
+    }
+    pgwire::BackendKeyData key{static_cast<std::int32_t>(words[0] & ~kForwardedBit),
+                               static_cast<std::int32_t>(words[1])};
+    if (key.process_id == 0) {
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    if (keys_.emplace(index(key), std::nullopt).second) {
+      return key;
+    }
+  }
+}
+
+void CancelRegistry::set(const pgwire::BackendKeyData& key, CancelTarget target) {
+  std::lock_guard lock(mu_);
+  keys_[index(key)] = std::move(target);
+}
+
+void CancelRegistry::clear(const pgwire::BackendKeyData& key) {
+  std::lock_guard lock(mu_);
+  if (auto it = keys_.find(index(key)); it != keys_.end()) {
+    it->second.reset();
+  }
+}
+
+void CancelRegistry::remove(const pgwire::BackendKeyData& key) {
+  std::lock_guard lock(mu_);
+  keys_.erase(index(key));
+}
+
+std::optional<CancelTarget> CancelRegistry::find(const pgwire::BackendKeyData& key) const {
+  std::lock_guard lock(mu_);
+  auto it = keys_.find(index(key));
+  if (it == keys_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::size_t CancelRegistry::size() const {
+  std::lock_guard lock(mu_);
+  return keys_.size();
+}
+
+namespace {
+
+asio::awaitable<std::string> cancelOnce(std::string host, std::uint16_t port,
+                                        pgwire::BackendKeyData key) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  const std::string service = std::to_string(port);
+  auto [rec, results] = co_await resolver.async_resolve(host, service, kNoThrow);
+  if (rec) {
+    co_return "cannot resolve: " + rec.message();
+  }
+  tcp::socket socket(ex);
+  auto [cec, endpoint] = co_await asio::async_connect(socket, results, kNoThrow);
+  if (cec) {
+    co_return "cannot connect: " + cec.message();
+  }
+  std::string out;
+  pgwire::encode(out, pgwire::CancelRequest{key.process_id, key.secret_key});
+  auto w = co_await writeAll(socket, out, host);
+  if (!w) {
+    co_return w.message();
+  }
+  // The server closes the connection once it has handled the request.
+  char byte;
+  co_await socket.async_read_some(asio::buffer(&byte, 1), kNoThrow);
+  co_return "";
+}
+
+}  // namespace
+
+asio::awaitable<void> sendCancelRequest(std::string host, std::uint16_t port,
+                                        pgwire::BackendKeyData key,
+                                        std::chrono::milliseconds timeout) {
+  auto op = cancelOnce(host, port, key);
+  auto r = co_await withTimeout(std::move(op), timeout);
+  if (!r) {
+    spdlog::warn("cancel request to {}:{} timed out after {} ms", host, port, timeout.count());
+  } else if (!r->empty()) {
+    spdlog::warn("cancel request to {}:{} failed: {}", host, port, *r);
+  }
+}
+
+}  // namespace keel::proxy

@@ -1,0 +1,699 @@
+#include "proxy/client_session.h"
+
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <chrono>
+
+#include "common/async.h"
+#include "pgwire/message_builder.h"
+#include "proxy/client_auth.h"
+#include "proxy/client_stream.h"
+
+namespace keel::proxy {
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+namespace sqlstate = pgwire::sqlstate;
+
+constexpr std::string_view kClient = "the client";
+constexpr milliseconds kRoutePoll{50};
+constexpr milliseconds kResetTimeout{5000};
+constexpr milliseconds kCancelTimeout{3000};
+// Messages above this size are relayed in parts instead of being buffered whole.
+constexpr std::uint32_t kStreamThreshold = 64 * 1024;
+
+double epochNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> splitHostPort(const std::string& hp) {
+  auto colon = hp.rfind(':');
+  if (colon == std::string::npos) {
+    return std::nullopt;
+  }
+  std::string host = hp.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = std::atoi(hp.c_str() + colon + 1);
+  if (port <= 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return std::make_pair(host, static_cast<std::uint16_t>(port));
+}
+
+enum class RelayEnd { client_terminated, client_gone, server_gone, killed };
+
+class Session {
+ public:
+  Session(tcp::socket socket, Listener listener, ProxyContext& ctx)
+      : ctx_(ctx),
+        listener_(listener),
+        stream_(std::move(socket)),
+        client_dec_(pgwire::Source::frontend, clientLimits(ctx.proxy())),
+        server_dec_(pgwire::Source::backend, serverLimits(ctx.proxy())) {}
+
+  asio::awaitable<void> run() {
+    auto ex = co_await asio::this_coro::executor;
+    handle_ = std::make_shared<SessionHandle>(ctx_.next_session_id++, listener_, ex);
+    boost::system::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    handle_->update([&](SessionInfo& i) {
+      i.address = ec ? "" : remote.address().to_string();
+      i.port = ec ? 0 : remote.port();
+      i.connect_time = epochNow();
+    });
+    ctx_.sessions.add(handle_);
+    co_await serve();
+    if (server_) {
+      pool_->dropLent();
+      server_.reset();
+    }
+    if (key_issued_) {
+      ctx_.cancels.remove(client_key_);
+    }
+    ctx_.sessions.remove(handle_->id());
+    stream_.close();
+  }
+
+ private:
+  static pgwire::FrameLimits clientLimits(const ProxyConfig& c) {
+    pgwire::FrameLimits l;
+    l.max_message_length = c.max_packet_size;
+    l.stream_threshold = kStreamThreshold;
+    return l;
+  }
+  static pgwire::FrameLimits serverLimits(const ProxyConfig& c) {
+    pgwire::FrameLimits l = clientLimits(c);
+    l.max_message_length = pgwire::kDefaultMaxMessageLength;
+    return l;
+  }
+
+  asio::awaitable<void> serve() {
+    if (!co_await startup()) {
+      co_return;
+    }
+    auto target = co_await route();
+    if (!target) {
+      co_return;
+    }
+    if (!co_await attachServer(*target)) {
+      co_return;
+    }
+    co_await finishLogin();
+    RelayEnd end = co_await relay();
+    co_await afterRelay(end);
+  }
+
+  // A FATAL ErrorResponse for the client, sent by writeFatal(). Two steps so that no temporary
+  // string lives in a co_await expression (g++ 12 destroys such temporaries twice).
+  void queueFatal(std::string_view code, std::string_view message) {
+    fatal_ = pgwire::errorResponse("FATAL", code, message);
+  }
+  asio::awaitable<void> writeFatal() {
+    std::string out = std::move(fatal_);
+    fatal_.clear();
+    co_await stream_.write(out, kClient);
+  }
+
+  // Startup packets up to and including authentication. False: the session is over.
+  asio::awaitable<bool> startup() {
+    const ProxyConfig& cfg = ctx_.proxy();
+    std::optional<pgwire::StartupMessage> startup;
+    std::vector<std::pair<std::string, std::string>> params;
+    while (!startup) {
+      auto frame = co_await readFrame(stream_, client_dec_, kClient);
+      if (!frame) {
+        if (frame.code() == ProxyErrc::bad_input) {
+          queueFatal(sqlstate::kProtocolViolation, frame.message());
+          co_await writeFatal();
+        }
+        co_return false;
+      }
+      switch (frame->kind) {
+        case pgwire::FrameKind::ssl_request: {
+          bool accept = ctx_.tls != nullptr;
+          auto answered = client_dec_.encryptionAnswered(accept);
+          if (!answered) {
+            spdlog::warn("proxy: client {}: {}", handle_->info().address, answered.message());
+            co_return false;
+          }
+          std::string answer(1, accept ? 'S' : 'N');
+          auto written1 = co_await stream_.write(answer, kClient);
+          if (!written1) {
+            co_return false;
+          }
+          if (accept) {
+            auto ec = co_await stream_.startTls(*ctx_.tls);
+            if (ec) {
+              spdlog::info("proxy: TLS handshake with {} failed: {}", handle_->info().address,
+                           ec.message());
+              co_return false;
+            }
+            handle_->update([](SessionInfo& i) { i.tls = true; });
+          }
+          break;
+        }
+        case pgwire::FrameKind::gssenc_request: {
+          if (!client_dec_.encryptionAnswered(false)) {
+            co_return false;
+          }
+          auto written2 = co_await stream_.write("N", kClient);
+          if (!written2) {
+            co_return false;
+          }
+          break;
+        }
+        case pgwire::FrameKind::cancel_request: {
+          auto cancel = pgwire::parseCancelRequest(frame->payload);
+          if (cancel) {
+            pgwire::BackendKeyData key{cancel->process_id, cancel->secret_key};
+            co_await forwardCancel(key);
+          }
+          co_return false;
+        }
+        case pgwire::FrameKind::startup: {
+          auto parsed = pgwire::parseStartupMessage(frame->payload);
+          if (!parsed) {
+            queueFatal(sqlstate::kProtocolViolation, parsed.message());
+            co_await writeFatal();
+            co_return false;
+          }
+          startup = *parsed;
+          for (const auto& [k, v] : parsed->parameters) {
+            params.emplace_back(std::string(k), std::string(v));
+          }
+          break;
+        }
+        default:
+          queueFatal(sqlstate::kProtocolViolation, "unexpected packet during startup");
+          co_await writeFatal();
+          co_return false;
+      }
+    }
+
+    for (const auto& [k, v] : params) {
+      if (k == "user") {
+        user_ = v;
+      } else if (k == "database") {
+        database_ = v;
+      }
+    }
+    if (user_.empty()) {
+      queueFatal(sqlstate::kInvalidAuthorizationSpecification,
+                 "no PostgreSQL user name specified in startup packet");
+      co_await writeFatal();
+      co_return false;
+    }
+    if (database_.empty()) {
+      database_ = user_;
+    }
+    auto settings = clientSettingsFrom(params);
+    if (!settings) {
+      queueFatal(sqlstate::kFeatureNotSupported, settings.message());
+      co_await writeFatal();
+      co_return false;
+    }
+    settings_ = std::move(*settings);
+    std::string application_name;
+    for (const auto& [k, v] : settings_.parameters) {
+      if (k == "application_name") {
+        application_name = v;
+      }
+    }
+    handle_->update([&](SessionInfo& i) {
+      i.user = user_;
+      i.database = database_;
+      i.application_name = application_name;
+    });
+
+    if (pgwire::protocolMinor(startup->protocol_version) > 0) {
+      pgwire::NegotiateProtocolVersion negotiate;
+      for (const auto& [k, v] : startup->parameters) {
+        if (k.rfind("_pq_.", 0) == 0) {
+          negotiate.unrecognized_options.push_back(k);
+        }
+      }
+      std::string out;
+      pgwire::encode(out, negotiate);
+      auto written3 = co_await stream_.write(out, kClient);
+      if (!written3) {
+        co_return false;
+      }
+    }
+
+    const bool need_tls = cfg.client_tls.sslmode == "require" ||
+                          cfg.client_tls.sslmode == "verify-ca" ||
+                          cfg.client_tls.sslmode == "verify-full";
+    if (need_tls && !stream_.tls()) {
+      queueFatal(sqlstate::kInvalidAuthorizationSpecification,
+                 "Keel's proxy accepts only TLS connections (proxy.client_tls.sslmode is " +
+                     cfg.client_tls.sslmode + "); connect with sslmode=require");
+      co_await writeFatal();
+      co_return false;
+    }
+    auto info = handle_->info();
+    auto decision =
+        matchHba(cfg, stream_.tls(), clientAddressFromString(info.address), database_, user_);
+    std::string where = "host \"" + info.address + "\", user \"" + user_ + "\", database \"" +
+                        database_ + "\", " + (stream_.tls() ? "SSL on" : "SSL off");
+    if (decision.method.empty()) {
+      queueFatal(sqlstate::kInvalidAuthorizationSpecification, "no proxy.hba entry for " + where);
+      co_await writeFatal();
+      co_return false;
+    }
+    if (decision.method == "reject") {
+      queueFatal(sqlstate::kInvalidAuthorizationSpecification,
+                 "proxy.hba rejects connection for " + where);
+      co_await writeFatal();
+      co_return false;
+    }
+    auto secret = co_await authenticateClient(stream_, client_dec_, user_, decision.method, ctx_);
+    if (!secret) {
+      spdlog::info("proxy: authentication of {} failed: {}", where, secret.code().message);
+      queueFatal(secret.code().sqlstate, secret.code().message);
+      co_await writeFatal();
+      co_return false;
+    }
+    server_secret_ = std::move(*secret);
+    std::string ok;
+    pgwire::encode(ok, pgwire::Authentication::ok());
+    auto written4 = co_await stream_.write(ok, kClient);
+    if (!written4) {
+      co_return false;
+    }
+    client_dec_.setAuthenticated();
+    co_return true;
+  }
+
+  asio::awaitable<void> forwardCancel(pgwire::BackendKeyData key) {
+    if (auto target = ctx_.cancels.find(key)) {
+      co_await sendCancelRequest(target->host, target->port, target->server_key, kCancelTimeout);
+      co_return;
+    }
+    if (static_cast<std::uint32_t>(key.process_id) & CancelRegistry::kForwardedBit) {
+      co_return;  // forwarded by another agent and not ours: nobody has it
+    }
+    pgwire::BackendKeyData forwarded{
+        static_cast<std::int32_t>(static_cast<std::uint32_t>(key.process_id) |
+                                  CancelRegistry::kForwardedBit),
+        key.secret_key};
+    auto routes = ctx_.routes.current();
+    for (const auto& peer : routes->peer_proxies) {
+      if (auto hp = splitHostPort(peer)) {
+        co_await sendCancelRequest(hp->first, hp->second, forwarded, kCancelTimeout);
+      }
+    }
+  }
+
+  // The server this client goes to. RW clients wait for a writable leader during a failover.
+  asio::awaitable<std::optional<RouteTarget>> route() {
+    const ProxyConfig& cfg = ctx_.proxy();
+    const auto deadline = Clock::now() + cfg.failover_hold_timeout;
+    handle_->update([](SessionInfo& i) { i.state = "waiting"; });
+    while (true) {
+      auto table = ctx_.routes.current();
+      std::optional<RouteTarget> target;
+      if (listener_ == Listener::rw) {
+        target = table->leader;
+      } else {
+        target = chooseReadTarget(*table, cfg, [this](const std::string& endpoint) {
+          return ctx_.pools.lentTo(endpoint);
+        });
+        if (!target && table->known) {
+          queueFatal(
+              sqlstate::kCannotConnectNow,
+              "no replica qualifies for read-only connections (replay lag within "
+              "proxy.max_lag_bytes and proxy.max_lag_time, not tagged noloadbalance) and "
+              "proxy.ro_fallback_to_primary is off; retry later or connect to the read-write "
+              "port");
+          co_await writeFatal();
+          co_return std::nullopt;
+        }
+      }
+      if (target) {
+        co_return target;
+      }
+      if (Clock::now() >= deadline || handle_->killed()) {
+        queueFatal(sqlstate::kCannotConnectNow,
+                   "the cluster has no writable leader (failover in progress or no "
+                   "leader elected) and none appeared within " +
+                       std::to_string(cfg.failover_hold_timeout.count()) +
+                       " ms (proxy.failover_hold_timeout); retry later");
+        co_await writeFatal();
+        co_return std::nullopt;
+      }
+      co_await sleepFor(kRoutePoll);
+    }
+  }
+
+  asio::awaitable<bool> attachServer(const RouteTarget& target) {
+    const ProxyConfig& cfg = ctx_.proxy();
+    pool_ = ctx_.pools.get(PoolKey{target.endpoint(), database_, user_}, target);
+    ServerPool::LoginSettings login_settings{cfg.server_connect_timeout, &ctx_.keys, ctx_.crypto};
+    ServerLogin login{user_, database_, server_secret_};
+    std::string code;
+    auto conn = co_await pool_->acquire(login, cfg.query_wait_timeout, login_settings, &code);
+    if (!conn) {
+      std::string sql_state = !code.empty() ? code
+                              : conn.code() == ProxyErrc::timeout
+                                  ? std::string(sqlstate::kTooManyConnections)
+                                  : std::string(sqlstate::kSqlclientUnableToEstablishSqlconnection);
+      queueFatal(sql_state, conn.message());
+      co_await writeFatal();
+      co_return false;
+    }
+    server_ = std::move(*conn);
+    server_socket_.emplace(server_->attach(co_await asio::this_coro::executor));
+    handle_->update([&](SessionInfo& i) {
+      i.server = target.member;
+      i.server_endpoint = target.endpoint();
+      i.server_id = server_->id();
+      i.state = "active";
+    });
+    std::string sets = settingStatements(settings_, server_->parameters);
+    if (!sets.empty()) {
+      auto applied =
+          co_await runServerQuery(*server_socket_, *server_, sets, cfg.server_connect_timeout);
+      if (!applied) {
+        queueFatal(applied.code() == ProxyErrc::server_error
+                       ? std::string("22023")
+                       : std::string(sqlstate::kConnectionFailure),
+                   applied.message());
+        co_await writeFatal();
+        discardServer();
+        co_return false;
+      }
+      for (const auto& [name, value] : settings_.parameters) {
+        server_->parameters.emplace(name, value);  // unreported settings: remember ours
+      }
+    }
+    co_return true;
+  }
+
+  asio::awaitable<void> finishLogin() {
+    std::string out;
+    for (const auto& [name, value] : server_->parameters) {
+      pgwire::encode(out, pgwire::ParameterStatus{name, value});
+    }
+    client_key_ = ctx_.cancels.issue();
+    key_issued_ = true;
+    ctx_.cancels.set(client_key_,
+                     CancelTarget{server_->target().host, server_->target().port, server_->key});
+    pgwire::encode(out, client_key_);
+    pgwire::encode(out, pgwire::ReadyForQuery{pgwire::TransactionStatus::idle});
+    co_await stream_.write(out, kClient);
+  }
+
+  // --- relay ---
+
+  // Forwards client bytes to the server until the client terminates or goes away.
+  asio::awaitable<RelayEnd> clientToServer() {
+    PoolStats& stats = pool_->stats();
+    while (true) {
+      auto space = client_dec_.prepare(16 * 1024);
+      auto [ec, n] =
+          co_await stream_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      if (ec) {
+        co_return RelayEnd::client_gone;
+      }
+      client_dec_.commit(n);
+      stats.bytes_received += n;
+      const char* span = nullptr;
+      std::size_t span_len = 0;
+      bool terminated = false;
+      while (true) {
+        auto next = client_dec_.next();
+        if (!next) {
+          std::string out =
+              pgwire::errorResponse("FATAL", sqlstate::kProtocolViolation, next.message());
+          co_await stream_.write(out, kClient);
+          co_return RelayEnd::client_gone;
+        }
+        if (!*next) {
+          break;
+        }
+        const pgwire::Frame& f = **next;
+        if (f.kind == pgwire::FrameKind::message) {
+          if (f.type == pgwire::frontend::kTerminate) {
+            terminated = true;
+            break;
+          }
+          if (f.type == pgwire::frontend::kQuery || f.type == pgwire::frontend::kSync ||
+              f.type == pgwire::frontend::kFunctionCall) {
+            if (pending_++ == 0) {
+              request_started_ = Clock::now();
+            }
+            stats.queries++;
+          }
+        }
+        if (span != nullptr && span + span_len == f.raw.data()) {
+          span_len += f.raw.size();
+        } else {
+          if (span_len > 0) {
+            std::string_view bytes(span, span_len);
+            auto w = co_await writeAll(*server_socket_, bytes, "the server");
+            if (!w) {
+              co_return RelayEnd::server_gone;
+            }
+          }
+          span = f.raw.data();
+          span_len = f.raw.size();
+        }
+      }
+      if (span_len > 0) {
+        std::string_view bytes(span, span_len);
+        auto w = co_await writeAll(*server_socket_, bytes, "the server");
+        if (!w) {
+          co_return RelayEnd::server_gone;
+        }
+      }
+      if (terminated) {
+        co_return RelayEnd::client_terminated;
+      }
+    }
+  }
+
+  // Forwards server bytes to the client, tracking transaction state.
+  asio::awaitable<RelayEnd> serverToClient() {
+    PoolStats& stats = pool_->stats();
+    while (true) {
+      auto space = server_dec_.prepare(16 * 1024);
+      auto [ec, n] = co_await server_socket_->async_read_some(
+          asio::buffer(space.data(), space.size()), kNoThrow);
+      if (ec) {
+        co_return handle_->killed() ? RelayEnd::killed : RelayEnd::server_gone;
+      }
+      server_dec_.commit(n);
+      const char* span = nullptr;
+      std::size_t span_len = 0;
+      while (true) {
+        auto next = server_dec_.next();
+        if (!next) {
+          server_error_ = "the server broke the protocol: " + next.message();
+          co_return RelayEnd::server_gone;
+        }
+        if (!*next) {
+          break;
+        }
+        const pgwire::Frame& f = **next;
+        if (f.kind == pgwire::FrameKind::message) {
+          noteServerMessage(f, stats);
+        }
+        if (span != nullptr && span + span_len == f.raw.data()) {
+          span_len += f.raw.size();
+        } else {
+          if (span_len > 0) {
+            stats.bytes_sent += span_len;
+            std::string_view bytes(span, span_len);
+            auto w = co_await stream_.write(bytes, kClient);
+            if (!w) {
+              co_return RelayEnd::client_gone;
+            }
+          }
+          span = f.raw.data();
+          span_len = f.raw.size();
+        }
+      }
+      if (span_len > 0) {
+        stats.bytes_sent += span_len;
+        std::string_view bytes(span, span_len);
+        auto w = co_await stream_.write(bytes, kClient);
+        if (!w) {
+          co_return RelayEnd::client_gone;
+        }
+      }
+    }
+  }
+
+  void noteServerMessage(const pgwire::Frame& f, PoolStats& stats) {
+    switch (f.type) {
+      case pgwire::backend::kReadyForQuery: {
+        char status = f.payload.empty() ? 'I' : f.payload[0];
+        if (pending_ > 0 && --pending_ == 0) {
+          stats.recordLatency(static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - request_started_)
+                  .count()));
+        }
+        if (status == 'I') {
+          stats.transactions++;
+        }
+        tx_status_ = status;
+        break;
+      }
+      case pgwire::backend::kParameterStatus:
+        if (f.complete) {
+          if (auto p = pgwire::parseParameterStatus(f.payload)) {
+            server_->parameters[std::string(p->name)] = std::string(p->value);
+          }
+        }
+        break;
+      case pgwire::backend::kErrorResponse:
+        if (f.complete) {
+          if (auto e = pgwire::parseErrorResponse(f.payload)) {
+            auto severity = e->severity();
+            if (severity == "FATAL" || severity == "PANIC") {
+              server_sent_fatal_ = true;
+            }
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  asio::awaitable<RelayEnd> relay() {
+    using namespace asio::experimental::awaitable_operators;
+    handle_->setServerSocket(&*server_socket_);
+    server_dec_.setAuthenticated();
+    auto result = co_await (clientToServer() || serverToClient());
+    handle_->setServerSocket(nullptr);
+    RelayEnd end = std::visit([](RelayEnd e) { return e; }, result);
+    if (handle_->killed()) {
+      end = RelayEnd::killed;
+    }
+    co_return end;
+  }
+
+  asio::awaitable<void> afterRelay(RelayEnd end) {
+    handle_->update([](SessionInfo& i) { i.state = "closing"; });
+    switch (end) {
+      case RelayEnd::killed:
+        queueFatal(sqlstate::kAdminShutdown, handle_->killReason());
+        co_await writeFatal();
+        discardServer();
+        co_return;
+      case RelayEnd::server_gone:
+        if (!server_sent_fatal_) {
+          queueFatal(sqlstate::kConnectionFailure,
+                     "lost the connection to PostgreSQL on " + server_->target().member +
+                         (server_error_.empty() ? std::string() : ": " + server_error_) +
+                         "; reconnect");
+          co_await writeFatal();
+        }
+        discardServer();
+        co_return;
+      case RelayEnd::client_terminated:
+      case RelayEnd::client_gone:
+        break;
+    }
+    stream_.close();
+    if (pending_ != 0 || tx_status_ != 'I' || server_sent_fatal_ || server_dec_.buffered() != 0) {
+      discardServer();
+      co_return;
+    }
+    const std::string& reset = ctx_.proxy().server_reset_query;
+    if (!reset.empty()) {
+      auto r = co_await runServerQuery(*server_socket_, *server_, reset, kResetTimeout);
+      if (!r) {
+        spdlog::info("proxy: closing a server connection to {}: {}", server_->target().member,
+                     r.message());
+        discardServer();
+        co_return;
+      }
+      // RESET ALL put back every setting Keel made that PostgreSQL does not report.
+      for (const auto& [name, value] : settings_.parameters) {
+        (void)value;
+        if (!reportedParameter(name)) {
+          server_->parameters.erase(name);
+        }
+      }
+    }
+    server_->detach(*server_socket_);
+    server_socket_.reset();
+    pool_->release(std::move(server_));
+  }
+
+  static bool reportedParameter(const std::string& name) {
+    static const char* const kReported[] = {"application_name",
+                                            "client_encoding",
+                                            "DateStyle",
+                                            "default_transaction_read_only",
+                                            "in_hot_standby",
+                                            "integer_datetimes",
+                                            "IntervalStyle",
+                                            "is_superuser",
+                                            "server_encoding",
+                                            "server_version",
+                                            "session_authorization",
+                                            "standard_conforming_strings",
+                                            "TimeZone"};
+    for (const char* r : kReported) {
+      if (strcasecmp(r, name.c_str()) == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void discardServer() {
+    if (!server_) {
+      return;
+    }
+    if (server_socket_) {
+      boost::system::error_code ec;
+      server_socket_->close(ec);
+      server_socket_.reset();
+    }
+    server_->discard();
+    server_.reset();
+    pool_->dropLent();
+  }
+
+  ProxyContext& ctx_;
+  const Listener listener_;
+  std::shared_ptr<SessionHandle> handle_;
+  ClientStream stream_;
+  pgwire::FrameDecoder client_dec_;
+  pgwire::FrameDecoder server_dec_;
+  std::string user_;
+  std::string database_;
+  ClientSettings settings_;
+  ServerSecret server_secret_;
+  pgwire::BackendKeyData client_key_;
+  bool key_issued_ = false;
+  std::shared_ptr<ServerPool> pool_;
+  std::unique_ptr<ServerConnection> server_;
+  std::optional<tcp::socket> server_socket_;
+  int pending_ = 0;
+  char tx_status_ = 'I';
+  bool server_sent_fatal_ = false;
+  std::string server_error_;
+  Clock::time_point request_started_;
+  std::string fatal_;
+};
+
+}  // namespace
+
+asio::awaitable<void> runClientSession(tcp::socket socket, Listener listener, ProxyContext& ctx) {
+  auto session = std::make_unique<Session>(std::move(socket), listener, ctx);
+  co_await session->run();
+}
+
+}  // namespace keel::proxy

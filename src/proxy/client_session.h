@@ -1,0 +1,32 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "proxy/proxy_context.h"
+
+namespace keel::proxy {
+
+// One client connection from accept to close, on the worker thread that accepted it:
+// startup packets (SSLRequest -> TLS, CancelRequest), hba and authentication, routing (RW: the
+// writable leader, held during a failover for up to failover_hold_timeout; RO: a qualifying
+// replica), a server connection from the pool for the whole session (session pooling), the relay
+// in both directions, and at the end the server connection's reset and return to its pool.
+// Never throws.
+boost::asio::awaitable<void> runClientSession(boost::asio::ip::tcp::socket socket,
+                                              Listener listener, ProxyContext& ctx);
+
+// Startup parameters a client may send, turned into the SET statements that give a pooled
+// server connection the client's settings. `options` may hold "-c name=value" / "--name=value"
+// pairs. Fails (message for the client) on `replication` and on other options. Pure.
+struct ClientSettings {
+  std::vector<std::pair<std::string, std::string>> parameters;  // name (as sent), value
+};
+Result<ClientSettings, std::string> clientSettingsFrom(
+    const std::vector<std::pair<std::string, std::string>>& startup);
+// "SET "name" = E'value'; ..." for the settings whose value differs from `current` (names
+// compared case-insensitively, as PostgreSQL does); empty when all match. Pure.
+std::string settingStatements(const ClientSettings& wanted,
+                              const std::map<std::string, std::string>& current);
+
+}  // namespace keel::proxy

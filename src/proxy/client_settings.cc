@@ -1,0 +1,165 @@
+// Client startup parameters as SET statements for a pooled server connection.
+
+#include <algorithm>
+#include <cctype>
+
+#include "proxy/client_session.h"
+
+namespace keel::proxy {
+namespace {
+
+Failure<std::string> refusal(std::string message) {
+  return Failure<std::string>{message, message};
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// PostgreSQL's GUC names: letters, digits, '_' and '.' (custom "ext.name" settings).
+bool validName(std::string_view name) {
+  return !name.empty() && name.size() < 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  });
+}
+
+std::string quoteIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') {
+      out += '"';
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+// E'...' escapes backslashes and quotes whatever standard_conforming_strings says.
+std::string quoteLiteral(std::string_view value) {
+  std::string out = "E'";
+  for (char c : value) {
+    if (c == '\\' || c == '\'') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out + "'";
+}
+
+// "-c name=value --name=value" as PostgreSQL's `options` startup parameter spells them
+// (backslash escapes a space).
+Result<std::vector<std::pair<std::string, std::string>>, std::string> parseOptions(
+    std::string_view options) {
+  std::vector<std::string> words;
+  std::string word;
+  bool escaped = false;
+  for (char c : options) {
+    if (escaped) {
+      word += c;
+      escaped = false;
+    } else if (c == '\\') {
+      escaped = true;
+    } else if (c == ' ' || c == '\t') {
+      if (!word.empty()) {
+        words.push_back(std::move(word));
+        word.clear();
+      }
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) {
+    words.push_back(std::move(word));
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::string setting;
+    if (words[i] == "-c" && i + 1 < words.size()) {
+      setting = words[++i];
+    } else if (words[i].rfind("-c", 0) == 0 && words[i].size() > 2) {
+      setting = words[i].substr(2);
+    } else if (words[i].rfind("--", 0) == 0) {
+      setting = words[i].substr(2);
+    } else {
+      return refusal(std::string("unsupported startup option \"") + words[i] +
+                     "\": through Keel's proxy, options may only set run-time parameters "
+                     "(-c name=value)");
+    }
+    auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return refusal("startup option \"" + setting + "\" is not name=value");
+    }
+    std::string name = setting.substr(0, eq);
+    std::replace(name.begin(), name.end(), '-', '_');
+    out.emplace_back(name, setting.substr(eq + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ClientSettings, std::string> clientSettingsFrom(
+    const std::vector<std::pair<std::string, std::string>>& startup) {
+  ClientSettings out;
+  auto add = [&](const std::string& name, const std::string& value) -> std::optional<std::string> {
+    if (!validName(name)) {
+      return "invalid run-time parameter name \"" + name + "\" in the startup packet";
+    }
+    auto same = std::find_if(out.parameters.begin(), out.parameters.end(),
+                             [&](const auto& p) { return equalsIgnoreCase(p.first, name); });
+    if (same != out.parameters.end()) {
+      same->second = value;
+    } else {
+      out.parameters.emplace_back(name, value);
+    }
+    return std::nullopt;
+  };
+  for (const auto& [name, value] : startup) {
+    if (name == "user" || name == "database" || name.rfind("_pq_.", 0) == 0) {
+      continue;
+    }
+    if (name == "replication") {
+      if (value == "false" || value == "off" || value == "0" || value == "no") {
+        continue;
+      }
+      return refusal(std::string(
+          "replication connections are not supported through Keel's proxy; connect to the "
+          "PostgreSQL port of a member directly"));
+    }
+    if (name == "options") {
+      auto options = parseOptions(value);
+      if (!options) {
+        return options.failure();
+      }
+      for (const auto& [n, v] : *options) {
+        if (auto problem = add(n, v)) {
+          return refusal(*problem);
+        }
+      }
+      continue;
+    }
+    if (auto problem = add(name, value)) {
+      return refusal(*problem);
+    }
+  }
+  return out;
+}
+
+std::string settingStatements(const ClientSettings& wanted,
+                              const std::map<std::string, std::string>& current) {
+  std::string sql;
+  for (const auto& [name, value] : wanted.parameters) {
+    auto it = std::find_if(current.begin(), current.end(),
+                           [&](const auto& c) { return equalsIgnoreCase(c.first, name); });
+    if (it != current.end() && it->second == value) {
+      continue;
+    }
+    sql += "SET " + quoteIdentifier(name) + " = " + quoteLiteral(value) + ";";
+  }
+  return sql;
+}
+
+}  // namespace keel::proxy

@@ -1,0 +1,60 @@
+#include "proxy/proxy_context.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+namespace keel::proxy {
+
+const char* toString(Listener l) {
+  return l == Listener::rw ? "rw" : "ro";
+}
+
+void SessionHandle::terminate(std::string reason) {
+  // Runs on the session's thread, where server_socket_ is set and cleared.
+  boost::asio::post(ex_, [self = shared_from_this(), reason = std::move(reason)] {
+    if (!self->kill_reason_.empty()) {
+      return;
+    }
+    self->kill_reason_ = reason;
+    if (self->server_socket_) {
+      boost::system::error_code ec;
+      self->server_socket_->cancel(ec);
+    }
+  });
+}
+
+void SessionRegistry::add(const std::shared_ptr<SessionHandle>& s) {
+  std::lock_guard lock(mu_);
+  sessions_.push_back(s);
+}
+
+void SessionRegistry::remove(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
+                                 [id](const auto& s) { return s->id() == id; }),
+                  sessions_.end());
+}
+
+std::vector<std::shared_ptr<SessionHandle>> SessionRegistry::all() const {
+  std::lock_guard lock(mu_);
+  return sessions_;
+}
+
+std::size_t SessionRegistry::size() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
+ProxyContext::ProxyContext(std::shared_ptr<const Config> cfg, boost::asio::any_io_executor ex)
+    : config(std::move(cfg)),
+      pools(config->proxy.default_pool_size, config->proxy.server_lifetime),
+      crypto(std::move(ex)) {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) == 1) {
+    mock_key.assign(reinterpret_cast<const char*>(key), sizeof key);
+  }
+}
+
+}  // namespace keel::proxy

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "pgwire/scram_key_cache.h"
+#include "proxy/cancel_registry.h"
+#include "proxy/credentials.h"
+#include "proxy/route_table.h"
+#include "proxy/server_pool.h"
+
+namespace keel::proxy {
+
+enum class Listener { rw, ro };
+const char* toString(Listener l);
+
+// What SHOW CLIENTS and the failover logic need to know about one client session.
+struct SessionInfo {
+  std::string user;
+  std::string database;
+  std::string address;  // client IP
+  std::uint16_t port = 0;
+  std::string application_name;
+  std::string state = "login";  // login, waiting, active, closing
+  std::string server;           // member name of the server it uses, or ""
+  std::string server_endpoint;  // "host:port"
+  std::uint64_t server_id = 0;  // ServerConnection::id(), 0 when none
+  bool tls = false;
+  double connect_time = 0;  // epoch seconds
+};
+
+// One client session as seen from other threads: its executor, and a way to end it.
+class SessionHandle : public std::enable_shared_from_this<SessionHandle> {
+ public:
+  SessionHandle(std::uint64_t id, Listener listener, boost::asio::any_io_executor ex)
+      : id_(id), listener_(listener), ex_(std::move(ex)) {}
+
+  std::uint64_t id() const { return id_; }
+  Listener listener() const { return listener_; }
+  SessionInfo info() const {
+    std::lock_guard lock(mu_);
+    return info_;
+  }
+  template <typename Fn>
+  void update(Fn&& fn) {
+    std::lock_guard lock(mu_);
+    fn(info_);
+  }
+
+  // Any thread: ends the session with a FATAL 57P01 carrying `reason` (its server connection is
+  // closed, so a relay in progress stops at once). Idempotent.
+  void terminate(std::string reason);
+
+  // Session thread only: the server socket while relaying (terminate() closes it) and the
+  // reason terminate() gave.
+  void setServerSocket(boost::asio::ip::tcp::socket* socket) { server_socket_ = socket; }
+  const std::string& killReason() const { return kill_reason_; }
+  bool killed() const { return !kill_reason_.empty(); }
+
+ private:
+  const std::uint64_t id_;
+  const Listener listener_;
+  boost::asio::any_io_executor ex_;
+  mutable std::mutex mu_;
+  SessionInfo info_;
+  boost::asio::ip::tcp::socket* server_socket_ = nullptr;  // session thread
+  std::string kill_reason_;                                // session thread
+};
+
+class SessionRegistry {
+ public:
+  void add(const std::shared_ptr<SessionHandle>& s);
+  void remove(std::uint64_t id);
+  std::vector<std::shared_ptr<SessionHandle>> all() const;
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<SessionHandle>> sessions_;
+};
+
+// Everything client sessions share. Owned by ProxyServer; outlives every session.
+struct ProxyContext {
+  ProxyContext(std::shared_ptr<const Config> cfg, boost::asio::any_io_executor crypto_ex);
+
+  const ProxyConfig& proxy() const { return config->proxy; }
+  std::shared_ptr<const Userlist> users() const { return userlist.load(); }
+
+  std::shared_ptr<const Config> config;
+  RouteBoard routes;
+  PoolRegistry pools;
+  CancelRegistry cancels;
+  pgwire::ScramKeyCache keys;
+  std::string mock_key;  // random per process (pgwire::ScramServer::mock)
+  boost::asio::any_io_executor crypto;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // null when client TLS is disabled
+  std::atomic<std::shared_ptr<const Userlist>> userlist;
+  SessionRegistry sessions;
+  std::atomic<int> clients{0};
+  std::atomic<std::uint64_t> next_session_id{1};
+  std::atomic<bool> paused{false};  // admin PAUSE: no new server work is started
+};
+
+}  // namespace keel::proxy

@@ -1,0 +1,228 @@
+#include "proxy/proxy_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/async.h"
+#include "pgwire/message_builder.h"
+#include "proxy/client_session.h"
+#include "proxy/tls_context.h"
+#include "proxy/wire_io.h"
+
+namespace keel::proxy {
+
+using asio::ip::tcp;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds kJanitorPeriod{1000};
+
+ProxyResult<std::unique_ptr<tcp::acceptor>> listen(asio::io_context& io, const HostPort& address,
+                                                   const char* field) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(address.host, ec);
+  if (ec) {
+    tcp::resolver resolver(io);
+    auto results = resolver.resolve(address.host, std::to_string(address.port), ec);
+    if (ec || results.empty()) {
+      return fail(ProxyErrc::io, std::string("cannot resolve ") + field + " " + address.str() +
+                                     ": " + ec.message());
+    }
+    ip = results.begin()->endpoint().address();
+  }
+  tcp::endpoint endpoint(ip, address.port);
+  auto acceptor = std::make_unique<tcp::acceptor>(io);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) {
+    acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    acceptor->bind(endpoint, ec);
+  }
+  if (!ec) {
+    acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return fail(
+        ProxyErrc::io,
+        std::string("cannot listen on ") + field + " " + address.str() + ": " + ec.message() +
+            (ec == asio::error::address_in_use ? "; another process uses the port, choose another"
+                                               : ""));
+  }
+  return acceptor;
+}
+
+}  // namespace
+
+ProxyServer::ProxyServer(std::shared_ptr<const Config> config)
+    : config_(std::move(config)),
+      ctx_(std::make_unique<ProxyContext>(config_, crypto_.get_executor())) {}
+
+ProxyServer::~ProxyServer() {
+  stop();
+}
+
+ProxyResult<void> ProxyServer::start() {
+  const ProxyConfig& cfg = config_->proxy;
+  if (!cfg.auth_file.empty()) {
+    auto users = Userlist::load(cfg.auth_file);
+    if (!users) {
+      return users.failure();
+    }
+    ctx_->userlist.store(*users);
+  } else {
+    ctx_->userlist.store(std::make_shared<const Userlist>());
+  }
+  if (cfg.client_tls.sslmode != "disable") {
+    auto tls = makeClientFacingTlsContext(cfg.client_tls);
+    if (!tls) {
+      return tls.failure();
+    }
+    ctx_->tls = *tls;
+  }
+  int n = cfg.workers > 0 ? cfg.workers
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<asio::io_context>(1));
+  }
+  auto rw = listen(*workers_[0], cfg.listen_rw, "proxy.listen_rw");
+  if (!rw) {
+    return rw.failure();
+  }
+  auto ro = listen(*workers_[0], cfg.listen_ro, "proxy.listen_ro");
+  if (!ro) {
+    return ro.failure();
+  }
+  rw_acceptor_ = std::move(*rw);
+  ro_acceptor_ = std::move(*ro);
+  rw_port_ = rw_acceptor_->local_endpoint().port();
+  ro_port_ = ro_acceptor_->local_endpoint().port();
+  asio::co_spawn(*workers_[0], acceptLoop(*rw_acceptor_, Listener::rw), asio::detached);
+  asio::co_spawn(*workers_[0], acceptLoop(*ro_acceptor_, Listener::ro), asio::detached);
+  asio::co_spawn(*workers_[0], janitor(), asio::detached);
+  for (auto& w : workers_) {
+    threads_.emplace_back([io = w.get()] {
+      auto guard = asio::make_work_guard(*io);
+      io->run();
+    });
+  }
+  spdlog::info("proxy: read-write on {}, read-only on {}, {} worker threads, {} pooling",
+               cfg.listen_rw.str(), cfg.listen_ro.str(), n, cfg.pool_mode);
+  return {};
+}
+
+void ProxyServer::stop() {
+  if (stopping_.exchange(true)) {
+    return;
+  }
+  for (auto& w : workers_) {
+    w->stop();
+  }
+  for (auto& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  threads_.clear();
+  rw_acceptor_.reset();
+  ro_acceptor_.reset();
+  workers_.clear();  // destroys the sessions' coroutine frames and sockets
+  crypto_.join();
+}
+
+asio::any_io_executor ProxyServer::nextWorker() {
+  return workers_[next_worker_++ % workers_.size()]->get_executor();
+}
+
+asio::awaitable<void> ProxyServer::acceptLoop(tcp::acceptor& acceptor, Listener listener) {
+  const ProxyConfig& cfg = config_->proxy;
+  while (!stopping_) {
+    auto worker = nextWorker();
+    auto [ec, socket] = co_await acceptor.async_accept(worker, kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) {
+        co_return;
+      }
+      spdlog::warn("proxy: accept failed: {}", ec.message());
+      co_await sleepFor(milliseconds(100));
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    if (ctx_->clients.load() >= cfg.max_client_conn) {
+      // Refused before reading anything: the client sees the error when it sends its startup.
+      std::string out =
+          pgwire::errorResponse("FATAL", pgwire::sqlstate::kTooManyConnections,
+                                "no more connections allowed (proxy.max_client_conn = " +
+                                    std::to_string(cfg.max_client_conn) + ")");
+      asio::write(socket, asio::buffer(out), ignored);
+      socket.close(ignored);
+      continue;
+    }
+    ctx_->clients++;
+    auto session = [](tcp::socket s, Listener l, ProxyContext& ctx) -> asio::awaitable<void> {
+      co_await runClientSession(std::move(s), l, ctx);
+      ctx.clients--;
+    };
+    asio::co_spawn(worker, session(std::move(socket), listener, *ctx_), asio::detached);
+  }
+}
+
+asio::awaitable<void> ProxyServer::janitor() {
+  const ProxyConfig& cfg = config_->proxy;
+  while (!stopping_) {
+    co_await sleepFor(kJanitorPeriod);
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& pool : ctx_->pools.all()) {
+      pool->expire(now, cfg.server_idle_timeout);
+    }
+  }
+}
+
+void ProxyServer::updateRoutes(RouteTable table) {
+  auto published = ctx_->routes.publish(std::move(table));
+  if (!published) {
+    return;
+  }
+  std::vector<std::string> keep;
+  if (published->leader) {
+    keep.push_back(published->leader->endpoint());
+  }
+  for (const auto& r : published->replicas) {
+    if (replicaQualifies(r, config_->proxy)) {
+      keep.push_back(r.endpoint());
+    }
+  }
+  ctx_->pools.closeIdleExcept(keep);
+
+  bool leader_changed = published->leader != last_leader_ && last_leader_.has_value();
+  if (leader_changed) {
+    std::string reason = published->leader
+                             ? "terminating connection because the primary moved from " +
+                                   last_leader_->member + " to " + published->leader->member +
+                                   "; reconnect to reach the new primary"
+                             : "terminating connection because " + last_leader_->member +
+                                   " is no longer the writable primary (failover in progress); "
+                                   "reconnect";
+    spdlog::info("proxy: writable leader {} -> {}: ending read-write sessions on {}",
+                 last_leader_->member, published->leader ? published->leader->member : "(none)",
+                 last_leader_->member);
+    const std::string old_endpoint = last_leader_->endpoint();
+    for (const auto& s : ctx_->sessions.all()) {
+      if (s->listener() == Listener::rw && s->info().server_endpoint == old_endpoint) {
+        s->terminate(reason);
+      }
+    }
+    for (const auto& pool : ctx_->pools.all()) {
+      if (pool->key().endpoint == old_endpoint) {
+        pool->closeIdle(true);
+      }
+    }
+  }
+  last_leader_ = published->leader;
+}
+
+}  // namespace keel::proxy

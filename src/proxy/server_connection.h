@@ -1,0 +1,90 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "pgwire/backend_messages.h"
+#include "pgwire/scram.h"
+#include "pgwire/scram_key_cache.h"
+#include "proxy/credentials.h"
+#include "proxy/route_table.h"
+
+namespace keel::proxy {
+
+// What Keel presents to PostgreSQL to log in as a user: a plaintext password, an md5 hash, or
+// the SCRAM keys recovered from the client's own SCRAM login (pass-through); none when the
+// userlist has nothing and PostgreSQL must trust the connection.
+using ServerSecret =
+    std::variant<std::monostate, std::string, pgwire::Md5Secret, pgwire::ScramPassthroughKeys>;
+
+struct ServerLogin {
+  std::string user;
+  std::string database;
+  ServerSecret secret;
+};
+
+// One logged-in connection to PostgreSQL. While idle in a pool it holds only the socket's file
+// descriptor, so any proxy worker thread can take it: attach() wraps the descriptor in a socket
+// on the borrowing session's executor and detach() gives it back.
+class ServerConnection {
+ public:
+  ServerConnection(int fd, bool ipv6, RouteTarget target);
+  ~ServerConnection();  // sends Terminate (best effort) and closes the descriptor if held
+  ServerConnection(const ServerConnection&) = delete;
+  ServerConnection& operator=(const ServerConnection&) = delete;
+
+  // Precondition: holds the descriptor. Afterwards the socket owns it until detach().
+  boost::asio::ip::tcp::socket attach(boost::asio::any_io_executor ex);
+  // Takes the descriptor back from `socket` (no operation may be pending on it).
+  void detach(boost::asio::ip::tcp::socket& socket);
+  // While idle: false when PostgreSQL closed the connection or sent something unprompted (a
+  // FATAL error before it went away), so the pool must not lend it.
+  bool looksAlive() const;
+  // The session lost the connection's state (mid-query, I/O error): close it, not pool it.
+  void discard();
+
+  const RouteTarget& target() const { return target_; }
+  // The id the next connection will get: connections with smaller ids exist already.
+  static std::uint64_t nextId();
+  std::uint64_t id() const { return id_; }
+  pgwire::BackendKeyData key;
+  // Run-time parameters as PostgreSQL reported them (ParameterStatus) or Keel set them.
+  std::map<std::string, std::string> parameters;
+  std::chrono::steady_clock::time_point created;
+  std::chrono::steady_clock::time_point last_used;
+
+ private:
+  int fd_;
+  bool ipv6_;
+  RouteTarget target_;
+  std::uint64_t id_;
+};
+
+// Runs the EXPENSIVE SCRAM key derivation on `crypto` (unless `cache` has the keys) and resumes
+// on the calling coroutine's executor, so PBKDF2 never blocks a proxy I/O thread.
+boost::asio::awaitable<pgwire::AuthResult<pgwire::ScramKeys>> deriveScramKeysOffThread(
+    pgwire::ScramDerivation derivation, pgwire::ScramKeyCache& cache,
+    boost::asio::any_io_executor crypto);
+
+// Connects to `target` and logs in; the whole exchange is bounded by `timeout`. SCRAM key
+// derivation from a plaintext password runs on `crypto` (never on the calling I/O thread) unless
+// `cache` has the keys. Failures name the server and what it said (an ErrorResponse keeps its
+// SQLSTATE in `sqlstate` when non-null).
+boost::asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> connectServer(
+    RouteTarget target, ServerLogin login, std::chrono::milliseconds timeout,
+    pgwire::ScramKeyCache& cache, boost::asio::any_io_executor crypto, std::string* sqlstate);
+
+// Sends `sql` as a simple Query on `socket` and reads to ReadyForQuery, recording ParameterStatus
+// changes in `conn.parameters`. Fails on an ErrorResponse (message and SQLSTATE from it).
+boost::asio::awaitable<ProxyResult<void>> runServerQuery(boost::asio::ip::tcp::socket& socket,
+                                                         ServerConnection& conn, std::string sql,
+                                                         std::chrono::milliseconds timeout);
+
+}  // namespace keel::proxy

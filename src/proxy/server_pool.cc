@@ -1,0 +1,227 @@
+#include "proxy/server_pool.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <limits>
+
+#include "proxy/wire_io.h"
+
+namespace keel::proxy {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+void PoolStats::recordLatency(std::uint64_t micros) {
+  query_microseconds += micros;
+  std::size_t i = 0;
+  while (i < kBuckets.size() && micros > kBuckets[i]) {
+    ++i;
+  }
+  latency[i]++;
+}
+
+ServerPool::ServerPool(PoolKey key, RouteTarget target, int max_size, milliseconds lifetime)
+    : key_(std::move(key)), target_(std::move(target)), max_size_(max_size), lifetime_(lifetime) {}
+
+void ServerPool::wake(const std::shared_ptr<Waiter>& w) {
+  // The timer belongs to the waiter's worker thread: cancel it there.
+  asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+}
+
+void ServerPool::freeSlotLocked() {
+  if (!waiters_.empty()) {
+    auto w = waiters_.front();
+    waiters_.pop_front();
+    w->slot = true;  // total_ unchanged: the slot passes to the waiter
+    wake(w);
+  } else {
+    --total_;
+  }
+}
+
+asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acquire(
+    ServerLogin login, milliseconds wait, LoginSettings settings, std::string* sqlstate) {
+  auto ex = co_await asio::this_coro::executor;
+  std::vector<std::unique_ptr<ServerConnection>> stale;  // closed outside the lock
+  std::shared_ptr<Waiter> waiter;
+  bool open_new = false;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    while (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (!conn->looksAlive() || now - conn->created > lifetime_) {
+        stale.push_back(std::move(conn));
+        --total_;
+        continue;
+      }
+      ++lent_;
+      co_return std::move(conn);
+    }
+    if (total_ < max_size_) {
+      ++total_;
+      open_new = true;
+    } else {
+      waiter = std::make_shared<Waiter>(ex);
+      waiter->since = now;
+      waiters_.push_back(waiter);
+    }
+  }
+  stale.clear();
+
+  if (waiter) {
+    stats_.waits++;
+    waiter->timer.expires_after(wait);
+    co_await waiter->timer.async_wait(kNoThrow);
+    std::lock_guard lock(mu_);
+    stats_.wait_microseconds += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - waiter->since)
+            .count());
+    if (waiter->conn) {
+      ++lent_;
+      co_return std::move(waiter->conn);
+    }
+    if (!waiter->slot) {
+      waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
+      co_return fail(ProxyErrc::timeout, "no server connection to " + target_.member +
+                                             " for database \"" + key_.database + "\" and user \"" +
+                                             key_.user + "\" became free within " +
+                                             std::to_string(wait.count()) +
+                                             " ms (proxy.query_wait_timeout; the pool "
+                                             "holds proxy.default_pool_size = " +
+                                             std::to_string(max_size_) + " connections)");
+    }
+    open_new = true;  // a slot was handed over
+  }
+
+  if (open_new) {
+    auto opened = co_await connectServer(target_, std::move(login), settings.connect_timeout,
+                                         *settings.cache, settings.crypto, sqlstate);
+    std::lock_guard lock(mu_);
+    if (!opened) {
+      stats_.login_failures++;
+      freeSlotLocked();
+      co_return opened.failure();
+    }
+    stats_.logins++;
+    ++lent_;
+    co_return std::move(*opened);
+  }
+  co_return fail(ProxyErrc::unavailable, "no server connection");  // not reached
+}
+
+void ServerPool::release(std::unique_ptr<ServerConnection> conn) {
+  std::unique_ptr<ServerConnection> closing;
+  std::lock_guard lock(mu_);
+  --lent_;
+  conn->last_used = Clock::now();
+  if (conn->id() < retire_before_id_) {
+    closing = std::move(conn);
+    freeSlotLocked();
+    return;
+  }
+  if (!waiters_.empty()) {
+    auto w = waiters_.front();
+    waiters_.pop_front();
+    w->conn = std::move(conn);  // acquire() counts it as lent again
+    wake(w);
+    return;
+  }
+  idle_.push_back(std::move(conn));
+}
+
+void ServerPool::dropLent() {
+  std::lock_guard lock(mu_);
+  --lent_;
+  freeSlotLocked();
+}
+
+void ServerPool::closeIdle(bool retire_lent) {
+  std::vector<std::unique_ptr<ServerConnection>> closing;
+  std::lock_guard lock(mu_);
+  for (auto& c : idle_) {
+    closing.push_back(std::move(c));
+    --total_;
+  }
+  idle_.clear();
+  if (retire_lent) {
+    retire_before_id_ = ServerConnection::nextId();
+  }
+}
+
+void ServerPool::expire(Clock::time_point now, milliseconds idle_timeout) {
+  std::vector<std::unique_ptr<ServerConnection>> closing;
+  std::lock_guard lock(mu_);
+  auto keep = std::partition(idle_.begin(), idle_.end(), [&](const auto& c) {
+    return now - c->last_used < idle_timeout && now - c->created < lifetime_ && c->looksAlive();
+  });
+  for (auto it = keep; it != idle_.end(); ++it) {
+    closing.push_back(std::move(*it));
+    --total_;
+  }
+  idle_.erase(keep, idle_.end());
+}
+
+int ServerPool::lent() const {
+  std::lock_guard lock(mu_);
+  return lent_;
+}
+int ServerPool::idle() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(idle_.size());
+}
+int ServerPool::waiting() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(waiters_.size());
+}
+int ServerPool::total() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+std::chrono::microseconds ServerPool::longestWait(Clock::time_point now) const {
+  std::lock_guard lock(mu_);
+  if (waiters_.empty()) {
+    return std::chrono::microseconds(0);
+  }
+  return std::chrono::duration_cast<std::chrono::microseconds>(now - waiters_.front()->since);
+}
+
+std::shared_ptr<ServerPool> PoolRegistry::get(const PoolKey& key, const RouteTarget& target) {
+  std::lock_guard lock(mu_);
+  auto& pool = pools_[key];
+  if (!pool) {
+    pool = std::make_shared<ServerPool>(key, target, max_size_, lifetime_);
+  }
+  return pool;
+}
+
+std::vector<std::shared_ptr<ServerPool>> PoolRegistry::all() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<ServerPool>> out;
+  for (const auto& [k, p] : pools_) {
+    out.push_back(p);
+  }
+  return out;
+}
+
+int PoolRegistry::lentTo(const std::string& endpoint) const {
+  int n = 0;
+  for (const auto& p : all()) {
+    if (p->key().endpoint == endpoint) {
+      n += p->lent();
+    }
+  }
+  return n;
+}
+
+void PoolRegistry::closeIdleExcept(const std::vector<std::string>& keep) {
+  for (const auto& p : all()) {
+    if (std::find(keep.begin(), keep.end(), p->key().endpoint) == keep.end()) {
+      p->closeIdle(false);
+    }
+  }
+}
+
+}  // namespace keel::proxy

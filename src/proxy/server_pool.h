@@ -1,0 +1,126 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "proxy/server_connection.h"
+
+namespace keel::proxy {
+
+struct PoolKey {
+  std::string endpoint;  // "host:port" of the server
+  std::string database;
+  std::string user;
+  auto operator<=>(const PoolKey&) const = default;
+};
+
+// Counters of one pool, for SHOW POOLS/STATS and /metrics. Updated by sessions on any thread.
+struct PoolStats {
+  std::atomic<std::uint64_t> queries{0};            // Query, and Sync of the extended protocol
+  std::atomic<std::uint64_t> transactions{0};       // ReadyForQuery that ended a transaction
+  std::atomic<std::uint64_t> bytes_received{0};     // from clients
+  std::atomic<std::uint64_t> bytes_sent{0};         // to clients
+  std::atomic<std::uint64_t> wait_microseconds{0};  // clients waiting for a server, summed
+  std::atomic<std::uint64_t> waits{0};
+  std::atomic<std::uint64_t> logins{0};  // server connections opened
+  std::atomic<std::uint64_t> login_failures{0};
+  std::atomic<std::uint64_t> query_microseconds{0};  // request to ReadyForQuery, summed
+  // Latency histogram of request -> ReadyForQuery, upper bounds in microseconds.
+  static constexpr std::array<std::uint64_t, 12> kBuckets = {
+      100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000, 10000000};
+  std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> latency{};
+  void recordLatency(std::uint64_t micros);
+};
+
+// The server connections of one (server, database, user): at most `max_size` exist at once
+// (idle + lent + being opened). Shared by every worker thread; a mutex guards the lists.
+//
+// acquire() lends an idle connection (most recently used first, skipping ones PostgreSQL has
+// closed or that outlived server_lifetime), opens a new one while under max_size, or queues
+// the caller until a connection is returned or a slot frees up, for at most `wait`.
+class ServerPool : public std::enable_shared_from_this<ServerPool> {
+ public:
+  ServerPool(PoolKey key, RouteTarget target, int max_size,
+             std::chrono::milliseconds server_lifetime);
+
+  struct LoginSettings {
+    std::chrono::milliseconds connect_timeout;
+    pgwire::ScramKeyCache* cache;
+    boost::asio::any_io_executor crypto;
+  };
+  // Runs on the caller's executor. `login` is how to log in if a new connection is needed.
+  boost::asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> acquire(
+      ServerLogin login, std::chrono::milliseconds wait, LoginSettings settings,
+      std::string* sqlstate);
+  // A lent connection comes back, idle and reset.
+  void release(std::unique_ptr<ServerConnection> conn);
+  // A lent connection was closed instead of returned: its slot is free.
+  void dropLent();
+  // Closes every idle connection (failover, RECONNECT); lent ones close when returned if
+  // `retire_lent` is set.
+  void closeIdle(bool retire_lent);
+  // Closes idle connections unused for `idle_timeout` or older than the lifetime.
+  void expire(std::chrono::steady_clock::time_point now, std::chrono::milliseconds idle_timeout);
+
+  const PoolKey& key() const { return key_; }
+  const RouteTarget& target() const { return target_; }
+  int lent() const;
+  int idle() const;
+  int waiting() const;
+  int total() const;
+  std::chrono::microseconds longestWait(std::chrono::steady_clock::time_point now) const;
+  PoolStats& stats() { return stats_; }
+
+ private:
+  struct Waiter {
+    explicit Waiter(boost::asio::any_io_executor ex) : timer(ex) {}
+    boost::asio::steady_timer timer;
+    std::unique_ptr<ServerConnection> conn;  // handed over by release()
+    bool slot = false;                       // or: a slot to open a new connection
+    std::chrono::steady_clock::time_point since;
+  };
+  void wake(const std::shared_ptr<Waiter>& w);  // caller holds mu_
+  void freeSlotLocked();                        // total_--, or hand the slot to a waiter
+
+  const PoolKey key_;
+  const RouteTarget target_;
+  const int max_size_;
+  const std::chrono::milliseconds lifetime_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<ServerConnection>> idle_;
+  std::deque<std::shared_ptr<Waiter>> waiters_;
+  int total_ = 0;
+  int lent_ = 0;
+  std::uint64_t retire_before_id_ = 0;  // lent connections with a smaller id close on return
+  PoolStats stats_;
+};
+
+// Every pool of the proxy, by key. Thread-safe.
+class PoolRegistry {
+ public:
+  PoolRegistry(int max_size, std::chrono::milliseconds server_lifetime)
+      : max_size_(max_size), lifetime_(server_lifetime) {}
+  std::shared_ptr<ServerPool> get(const PoolKey& key, const RouteTarget& target);
+  std::vector<std::shared_ptr<ServerPool>> all() const;
+  // Server connections lent out to clients, summed over the pools of `endpoint`.
+  int lentTo(const std::string& endpoint) const;
+  // Closes the idle connections of every pool whose server is not in `keep` (endpoints).
+  void closeIdleExcept(const std::vector<std::string>& keep);
+
+ private:
+  const int max_size_;
+  const std::chrono::milliseconds lifetime_;
+  mutable std::mutex mu_;
+  std::map<PoolKey, std::shared_ptr<ServerPool>> pools_;
+};
+
+}  // namespace keel::proxy
