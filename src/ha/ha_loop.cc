@@ -255,6 +255,8 @@ asio::awaitable<void> HaLoop::cycle() {
     last_obs_ = obs;
     last_decision_ = d;
   }
+  if (view_observer_)
+    view_observer_(*view);
   co_await execute(d, *view, local);
 
   // Re-observe after an action that changed PostgreSQL, so what we publish is current.

@@ -58,6 +58,13 @@ class HaLoop {
   // lock by revoking the lease, so the others elect at once instead of waiting for the TTL.
   boost::asio::awaitable<void> shutdown();
 
+  // Called on the control-plane thread with every cluster view the loop reads from the DCS
+  // (each cycle, and at once when the watch sees a change); the proxy's routes follow it.
+  // Set before run().
+  void setViewObserver(std::function<void(const ClusterView&)> observer) {
+    view_observer_ = std::move(observer);
+  }
+
   // Thread-safe copy of what the API serves.
   api::NodeSnapshot snapshot() const;
 
@@ -111,6 +118,7 @@ class HaLoop {
   LeaseKeeper lease_;
 
   // Control-thread state.
+  std::function<void(const ClusterView&)> view_observer_;
   bool stopping_ = false;
   std::string upstream_;  // member our standby follows, as we configured it
   // The lease under which this agent last made PostgreSQL a primary (bootstrap, promote,
