@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,35 @@ class SessionRegistry {
   std::vector<std::shared_ptr<SessionHandle>> sessions_;
 };
 
+// Databases paused one by one with the admin console's PAUSE db. Thread-safe.
+class PausedDatabases {
+ public:
+  void add(const std::string& database) {
+    std::lock_guard lock(mu_);
+    names_.insert(database);
+  }
+  void remove(const std::string& database) {
+    std::lock_guard lock(mu_);
+    names_.erase(database);
+  }
+  void clear() {
+    std::lock_guard lock(mu_);
+    names_.clear();
+  }
+  bool contains(const std::string& database) const {
+    std::lock_guard lock(mu_);
+    return names_.count(database) != 0;
+  }
+  std::set<std::string> names() const {
+    std::lock_guard lock(mu_);
+    return names_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::string> names_;
+};
+
 // Everything client sessions share. Owned by ProxyServer; outlives every session.
 struct ProxyContext {
   ProxyContext(std::shared_ptr<const Config> cfg, boost::asio::any_io_executor crypto_ex);
@@ -106,7 +136,12 @@ struct ProxyContext {
   SessionRegistry sessions;
   std::atomic<int> clients{0};
   std::atomic<std::uint64_t> next_session_id{1};
-  std::atomic<bool> paused{false};  // admin PAUSE: no new server work is started
+  std::atomic<bool> paused{false};   // admin PAUSE: no new server work is started
+  PausedDatabases paused_databases;  // admin PAUSE db
+  // Whether new clients of `database` must wait before they get a server (PAUSE, PAUSE db).
+  bool pausedFor(const std::string& database) const {
+    return paused.load() || paused_databases.contains(database);
+  }
 };
 
 }  // namespace keel::proxy

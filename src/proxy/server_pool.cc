@@ -188,6 +188,21 @@ std::chrono::microseconds ServerPool::longestWait(Clock::time_point now) const {
   return std::chrono::duration_cast<std::chrono::microseconds>(now - waiters_.front()->since);
 }
 
+std::vector<ServerPool::IdleServer> ServerPool::idleServers() const {
+  std::lock_guard lock(mu_);
+  std::vector<IdleServer> out;
+  out.reserve(idle_.size());
+  for (const auto& c : idle_) {
+    out.push_back(IdleServer{c->id(), c->key.process_id, c->created, c->last_used});
+  }
+  return out;
+}
+
+std::uint64_t ServerPool::retireBefore() const {
+  std::lock_guard lock(mu_);
+  return retire_before_id_;
+}
+
 std::shared_ptr<ServerPool> PoolRegistry::get(const PoolKey& key, const RouteTarget& target) {
   std::lock_guard lock(mu_);
   auto& pool = pools_[key];

@@ -79,6 +79,18 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   int total() const;
   std::chrono::microseconds longestWait(std::chrono::steady_clock::time_point now) const;
   PoolStats& stats() { return stats_; }
+  int maxSize() const { return max_size_; }
+
+  // The idle connections, for SHOW SERVERS. Any thread.
+  struct IdleServer {
+    std::uint64_t id = 0;
+    std::int32_t remote_pid = 0;  // from the server's BackendKeyData
+    std::chrono::steady_clock::time_point created;
+    std::chrono::steady_clock::time_point last_used;
+  };
+  std::vector<IdleServer> idleServers() const;
+  // Lent connections with an id below this close when returned (RECONNECT, failover).
+  std::uint64_t retireBefore() const;
 
  private:
   struct Waiter {
