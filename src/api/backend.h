@@ -103,6 +103,10 @@ class Backend {
   virtual boost::asio::awaitable<OpResult> patchConfig(nlohmann::json patch) = 0;
   virtual boost::asio::awaitable<OpResult> replaceConfig(nlohmann::json config) = 0;
   virtual boost::asio::awaitable<OpResult> setPaused(bool paused) = 0;
+
+  // More Prometheus text (format 0.0.4) appended to GET /metrics, e.g. the proxy's metrics.
+  // Called on the control-plane thread; must not block.
+  virtual std::string extraMetrics() const { return {}; }
 };
 
 }  // namespace keel::api

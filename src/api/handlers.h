@@ -51,6 +51,12 @@ nlohmann::json patroniStatus(const NodeSnapshot& snapshot);
 nlohmann::json clusterStatus(const NodeSnapshot& snapshot);
 nlohmann::json historyDocument(const NodeSnapshot& snapshot);
 
+// ---- metrics (metrics_handlers.cc) ----
+
+// This member's state in the Prometheus text format 0.0.4 with Patroni's metric names and
+// {scope, name} labels, so Patroni dashboards and alerts carry over.
+std::string patroniMetrics(const NodeSnapshot& snapshot);
+
 // ---- operations and config changes (operation_handlers.cc) ----
 // Requests are taken by value: these are coroutines and may outlive the caller's frame.
 

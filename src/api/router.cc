@@ -53,7 +53,8 @@ enum class Endpoint {
   failover,
   restart,
   reload,
-  reinitialize
+  reinitialize,
+  metrics
 };
 
 struct Route {
@@ -62,7 +63,7 @@ struct Route {
   std::string_view allow;  // the Allow header for 405 and OPTIONS
 };
 
-constexpr std::array<Route, 9> kRoutes = {{
+constexpr std::array<Route, 10> kRoutes = {{
     {"/patroni", Endpoint::patroni, "GET, HEAD, OPTIONS"},
     {"/cluster", Endpoint::cluster, "GET, HEAD, OPTIONS"},
     {"/history", Endpoint::history, "GET, HEAD, OPTIONS"},
@@ -72,6 +73,7 @@ constexpr std::array<Route, 9> kRoutes = {{
     {"/restart", Endpoint::restart, "POST, DELETE, OPTIONS"},
     {"/reload", Endpoint::reload, "POST, OPTIONS"},
     {"/reinitialize", Endpoint::reinitialize, "POST, OPTIONS"},
+    {"/metrics", Endpoint::metrics, "GET, HEAD, OPTIONS"},
 }};
 
 constexpr std::string_view kHealthAllow = "GET, HEAD, OPTIONS";
@@ -230,6 +232,15 @@ asio::awaitable<HttpResponse> Router::dispatch(HttpRequest request) const {
       co_return co_await detail::postReload(b);
     case Endpoint::reinitialize:
       co_return co_await detail::postReinitialize(b, std::move(request));
+    case Endpoint::metrics: {
+      const NodeSnapshot snap = b.snapshot();
+      HttpResponse r = textResponse(200, detail::patroniMetrics(snap) + b.extraMetrics());
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      if (request.method == "HEAD") {
+        r.body.clear();
+      }
+      co_return r;
+    }
   }
   co_return jsonError(404, "no endpoint " + request.path);
 }

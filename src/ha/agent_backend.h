@@ -1,5 +1,8 @@
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "api/backend.h"
 #include "ha/ha_loop.h"
 
@@ -23,6 +26,11 @@ class AgentBackend final : public api::Backend {
   boost::asio::awaitable<api::OpResult> patchConfig(nlohmann::json patch) override;
   boost::asio::awaitable<api::OpResult> replaceConfig(nlohmann::json config) override;
   boost::asio::awaitable<api::OpResult> setPaused(bool paused) override;
+  std::string extraMetrics() const override { return extra_metrics_ ? extra_metrics_() : ""; }
+
+  // What extraMetrics() appends to /metrics (the proxy's metrics). Set before the control
+  // io_context runs; `fn` is called on it.
+  void setExtraMetrics(std::function<std::string()> fn) { extra_metrics_ = std::move(fn); }
 
  private:
   boost::asio::awaitable<api::OpResult> requestLeaderChange(FailoverRequest request,
@@ -30,6 +38,7 @@ class AgentBackend final : public api::Backend {
   boost::asio::awaitable<api::OpResult> storeConfig(nlohmann::json config);
 
   HaLoop& loop_;
+  std::function<std::string()> extra_metrics_;
 };
 
 // Checks a dynamic configuration document; returns one line per problem (empty when valid).

@@ -162,7 +162,7 @@ TEST_F(StateTest, UnknownPathIs404Json) {
   backend.snap = leaderSnapshot();
   json j = getJson("/nope", 404);
   EXPECT_NE(j["error"].get<std::string>().find("/nope"), std::string::npos);
-  getJson("/metrics", 404);
+  getJson("/citus", 404);
 }
 
 TEST_F(StateTest, WrongMethodIs405WithAllow) {
