@@ -16,6 +16,7 @@
 #include "api/http_server.h"
 #include "api/router.h"
 #include "cli/cli.h"
+#include "cli/proxy_routes.h"
 #include "common/logging.h"
 #include "config/config.h"
 #include "dcs/embedded_etcd.h"
@@ -25,6 +26,8 @@
 #include "ha/peer_prober.h"
 #include "ha/raft_leader_placement.h"
 #include "pg/postgres.h"
+#include "proxy/proxy_metrics.h"
+#include "proxy/proxy_server.h"
 
 namespace keel::cli {
 
@@ -103,6 +106,21 @@ int runAgent(const std::string& path) {
         control.get_executor(), etcd->clientUrl(), [&loop] { return loop.snapshot().writable; });
     asio::co_spawn(control, placement->run(), asio::detached);
   }
+  // The PostgreSQL-protocol proxy runs on its own threads; its routes follow the HA loop's views.
+  std::unique_ptr<proxy::ProxyServer> proxy_server;
+  if (config->proxy.enabled) {
+    proxy_server = std::make_unique<proxy::ProxyServer>(config);
+    if (auto started = proxy_server->start(); !started) {
+      spdlog::critical("cannot start the proxy: {}", started.message());
+      return kExitFailure;
+    }
+    loop.setViewObserver([&proxy_server, name = config->name](const ha::ClusterView& view) {
+      proxy_server->updateRoutes(routesFromView(view, name));
+    });
+    backend.setExtraMetrics(
+        [server = proxy_server.get()] { return proxy::proxyMetricsText(server->context()); });
+  }
+
   asio::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec)
@@ -113,6 +131,8 @@ int runAgent(const std::string& path) {
         [&]() -> asio::awaitable<void> {
           if (placement)
             placement->stop();
+          if (proxy_server)
+            proxy_server->stop();
           co_await loop.shutdown();
           server.stop();
           if (etcd)

@@ -12,6 +12,7 @@ int run(int argc, char** argv) {
   addCtlCommands(app, &exit_code);
   addConfigCommands(app, &exit_code);
   addDemoCommand(app, &exit_code);
+  addTlsCommands(app, &exit_code);
   auto* version = app.add_subcommand("version", "Print Keel's version");
   version->callback([] { std::cout << "keel " << KEEL_VERSION << "\n"; });
   try {

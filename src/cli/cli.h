@@ -17,5 +17,6 @@ void addAgentCommand(CLI::App& app, int* exit_code);
 void addCtlCommands(CLI::App& app, int* exit_code);
 void addConfigCommands(CLI::App& app, int* exit_code);
 void addDemoCommand(CLI::App& app, int* exit_code);
+void addTlsCommands(CLI::App& app, int* exit_code);
 
 }  // namespace keel::cli

@@ -27,13 +27,14 @@ using nlohmann::json;
 struct DemoOptions {
   std::string dir;
   int base_port = 15432;
+  int proxy_port = 6432;
   bool fresh = false;
   int wait_seconds = 180;
 };
 
 struct DemoNode {
   std::string name;
-  int pg_port, api_port, etcd_client, etcd_peer;
+  int pg_port, api_port, etcd_client, etcd_peer, proxy_rw, proxy_ro;
   std::string config_path;
   std::string log_path;
   ChildProcess process;
@@ -83,6 +84,14 @@ std::string tail(const std::string& path, std::size_t lines) {
   return out;
 }
 
+// The proxy's users: the demo's superuser, so the printed psql commands work through it.
+void writeUserlist(const fs::path& file, const std::string& pg_password) {
+  std::ofstream out(file);
+  out << "\"postgres\" \"" << pg_password << "\"\n";
+  out.close();
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+}
+
 void writeConfig(const DemoNode& n, const std::vector<DemoNode>& all, const fs::path& dir,
                  const std::string& pg_password, const std::string& repl_password) {
   std::ofstream f(n.config_path);
@@ -102,6 +111,9 @@ void writeConfig(const DemoNode& n, const std::vector<DemoNode>& all, const fs::
     f << "      " << o.name << ": http://127.0.0.1:" << o.etcd_client << "\n";
   }
   f << "restapi:\n  listen: 127.0.0.1:" << n.api_port << "\n";
+  f << "proxy:\n  listen_rw: 127.0.0.1:" << n.proxy_rw << "\n  listen_ro: 127.0.0.1:" << n.proxy_ro
+    << "\n  auth_file: " << (dir / "userlist.txt").string() << "\n";
+  f << "  admin_users: [postgres]\n";
 }
 
 bool spawnAgent(DemoNode& n, const std::string& exe) {
@@ -168,12 +180,14 @@ int runDemo(const DemoOptions& o) {
     n.api_port = o.base_port + 100 + i;
     n.etcd_client = o.base_port + 200 + 2 * i;
     n.etcd_peer = o.base_port + 201 + 2 * i;
+    n.proxy_rw = o.proxy_port + 2 * i;
+    n.proxy_ro = o.proxy_port + 2 * i + 1;
     n.config_path = (dir / (n.name + ".yaml")).string();
     n.log_path = (dir / (n.name + ".log")).string();
     nodes.push_back(std::move(n));
   }
   for (const auto& n : nodes) {
-    for (int port : {n.pg_port, n.api_port, n.etcd_client, n.etcd_peer}) {
+    for (int port : {n.pg_port, n.api_port, n.etcd_client, n.etcd_peer, n.proxy_rw, n.proxy_ro}) {
       if (!portFree(port)) {
         std::cerr << "error: port " << port << " on 127.0.0.1 is in use (is another keel demo "
                   << "running?). Stop it, or pick other ports with --base-port.\n";
@@ -184,6 +198,7 @@ int runDemo(const DemoOptions& o) {
   bool reuse = fs::exists(dir / "node1" / "pgdata" / "PG_VERSION");
   std::cout << (reuse ? "Restarting the demo cluster in " : "Creating a demo cluster in ")
             << dir.string() << "\n";
+  writeUserlist(dir / "userlist.txt", pg_password);
   for (const auto& n : nodes)
     writeConfig(n, nodes, dir, pg_password, repl_password);
   for (auto& n : nodes) {
@@ -258,7 +273,13 @@ int runDemo(const DemoOptions& o) {
   std::cout << "\n"
             << renderMemberTable(*cluster, "demo") << "\n"
             << "Connect (writes always reach the current primary):\n"
-            << "  psql '" << conn << "'\n\n"
+            << "  psql '" << conn << "'\n"
+            << "or through Keel's proxy on any member (read-write port routes to the primary,\n"
+            << "read-only port to a replica):\n"
+            << "  PGPASSWORD=" << pg_password << " psql -h 127.0.0.1 -p " << nodes[0].proxy_rw
+            << " -U postgres     # read-write\n"
+            << "  PGPASSWORD=" << pg_password << " psql -h 127.0.0.1 -p " << nodes[0].proxy_ro
+            << " -U postgres     # read-only\n\n"
             << "Operate it:\n"
             << "  " << exe << " ctl --api " << apis << " list\n"
             << "  " << exe << " ctl --api " << apis << " switchover\n"
@@ -300,6 +321,9 @@ void addDemoCommand(CLI::App& app, int* exit_code) {
   demo->add_option("--dir", o->dir, "directory for data and logs (default /var/tmp/keel-demo-UID)");
   demo->add_option("--base-port", o->base_port,
                    "PostgreSQL ports start here; APIs at +100, etcd at +200 (default 15432)");
+  demo->add_option("--proxy-port", o->proxy_port,
+                   "node1's proxy read-write port; its read-only port is +1, node2's ports +2 "
+                   "and +3, node3's +4 and +5 (default 6432)");
   demo->add_flag("--fresh", o->fresh, "remove the previous demo's data first");
   demo->add_option("--wait", o->wait_seconds, "seconds to wait for the cluster (default 180)");
   demo->callback([=] { *exit_code = runDemo(*o); });

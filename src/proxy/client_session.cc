@@ -9,6 +9,7 @@
 
 #include "common/async.h"
 #include "pgwire/message_builder.h"
+#include "proxy/admin_console.h"
 #include "proxy/client_auth.h"
 #include "proxy/client_stream.h"
 
@@ -23,6 +24,7 @@ namespace sqlstate = pgwire::sqlstate;
 constexpr std::string_view kClient = "the client";
 constexpr milliseconds kRoutePoll{50};
 constexpr milliseconds kResetTimeout{5000};
+constexpr milliseconds kUnreachableRetry{1000};
 constexpr milliseconds kCancelTimeout{3000};
 // Messages above this size are relayed in parts instead of being buffered whole.
 constexpr std::uint32_t kStreamThreshold = 64 * 1024;
@@ -98,12 +100,36 @@ class Session {
     if (!co_await startup()) {
       co_return;
     }
-    auto target = co_await route();
-    if (!target) {
+    if (isAdminDatabase(database_)) {
+      handle_->update([](SessionInfo& i) { i.state = "admin"; });
+      co_await runAdminConsole(stream_, client_dec_, ctx_, user_);
       co_return;
     }
-    if (!co_await attachServer(*target)) {
-      co_return;
+    // A server that cannot be reached (the leader just died, a replica restarts) is retried
+    // once the routes change, within failover_hold_timeout.
+    const auto deadline = Clock::now() + ctx_.proxy().failover_hold_timeout;
+    while (true) {
+      auto target = co_await route(deadline);
+      if (!target) {
+        co_return;
+      }
+      auto attached = co_await attachServer(*target);
+      if (attached == Attach::attached) {
+        break;
+      }
+      if (attached == Attach::refused) {
+        co_return;
+      }
+      if (Clock::now() >= deadline || handle_->killed()) {
+        queueFatal(sqlstate::kSqlclientUnableToEstablishSqlconnection, unreachable_);
+        co_await writeFatal();
+        co_return;
+      }
+      const auto generation = ctx_.routes.current()->generation;
+      const auto retry_at = std::min(deadline, Clock::now() + kUnreachableRetry);
+      while (Clock::now() < retry_at && ctx_.routes.current()->generation == generation) {
+        co_await sleepFor(kRoutePoll);
+      }
     }
     co_await finishLogin();
     RelayEnd end = co_await relay();
@@ -312,9 +338,9 @@ class Session {
   }
 
   // The server this client goes to. RW clients wait for a writable leader during a failover.
-  asio::awaitable<std::optional<RouteTarget>> route() {
+  asio::awaitable<std::optional<RouteTarget>> route(Clock::time_point deadline) {
     const ProxyConfig& cfg = ctx_.proxy();
-    const auto deadline = Clock::now() + cfg.failover_hold_timeout;
+    const auto pause_deadline = Clock::now() + cfg.query_wait_timeout;
     handle_->update([](SessionInfo& i) { i.state = "waiting"; });
     while (true) {
       auto table = ctx_.routes.current();
@@ -336,6 +362,25 @@ class Session {
           co_return std::nullopt;
         }
       }
+      // Admin console PAUSE: new clients wait for RESUME, at most query_wait_timeout.
+      if (target && ctx_.pausedFor(database_)) {
+        if (handle_->killed()) {
+          queueFatal(sqlstate::kAdminShutdown, handle_->killReason());
+          co_await writeFatal();
+          co_return std::nullopt;
+        }
+        if (Clock::now() >= pause_deadline) {
+          queueFatal(sqlstate::kCannotConnectNow,
+                     "database \"" + database_ +
+                         "\" is paused by the admin console (PAUSE) and was not resumed within " +
+                         std::to_string(cfg.query_wait_timeout.count()) +
+                         " ms (proxy.query_wait_timeout); retry later");
+          co_await writeFatal();
+          co_return std::nullopt;
+        }
+        co_await sleepFor(kRoutePoll);
+        continue;
+      }
       if (target) {
         co_return target;
       }
@@ -352,13 +397,22 @@ class Session {
     }
   }
 
-  asio::awaitable<bool> attachServer(const RouteTarget& target) {
+  enum class Attach { attached, refused, unreachable };
+
+  // Borrows a server connection to `target` and gives it the client's settings. `refused`: the
+  // client got its FATAL error. `unreachable`: the server could not be reached (unreachable_
+  // says why) and nothing was sent to the client.
+  asio::awaitable<Attach> attachServer(const RouteTarget& target) {
     const ProxyConfig& cfg = ctx_.proxy();
     pool_ = ctx_.pools.get(PoolKey{target.endpoint(), database_, user_}, target);
     ServerPool::LoginSettings login_settings{cfg.server_connect_timeout, &ctx_.keys, ctx_.crypto};
     ServerLogin login{user_, database_, server_secret_};
     std::string code;
     auto conn = co_await pool_->acquire(login, cfg.query_wait_timeout, login_settings, &code);
+    if (!conn && (conn.code() == ProxyErrc::unavailable || code == sqlstate::kCannotConnectNow)) {
+      unreachable_ = conn.message();
+      co_return Attach::unreachable;
+    }
     if (!conn) {
       std::string sql_state = !code.empty() ? code
                               : conn.code() == ProxyErrc::timeout
@@ -366,7 +420,7 @@ class Session {
                                   : std::string(sqlstate::kSqlclientUnableToEstablishSqlconnection);
       queueFatal(sql_state, conn.message());
       co_await writeFatal();
-      co_return false;
+      co_return Attach::refused;
     }
     server_ = std::move(*conn);
     server_socket_.emplace(server_->attach(co_await asio::this_coro::executor));
@@ -387,13 +441,13 @@ class Session {
                    applied.message());
         co_await writeFatal();
         discardServer();
-        co_return false;
+        co_return Attach::refused;
       }
       for (const auto& [name, value] : settings_.parameters) {
-        server_->parameters.emplace(name, value);  // unreported settings: remember ours
+        server_->parameters[name] = value;  // unreported settings: remember ours
       }
     }
-    co_return true;
+    co_return Attach::attached;
   }
 
   asio::awaitable<void> finishLogin() {
@@ -687,6 +741,7 @@ class Session {
   std::string server_error_;
   Clock::time_point request_started_;
   std::string fatal_;
+  std::string unreachable_;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "proxy/proxy_context.h"
+#include "proxy/server_connection.h"
 
 namespace keel::proxy {
 
@@ -26,7 +27,6 @@ Result<ClientSettings, std::string> clientSettingsFrom(
     const std::vector<std::pair<std::string, std::string>>& startup);
 // "SET "name" = E'value'; ..." for the settings whose value differs from `current` (names
 // compared case-insensitively, as PostgreSQL does); empty when all match. Pure.
-std::string settingStatements(const ClientSettings& wanted,
-                              const std::map<std::string, std::string>& current);
+std::string settingStatements(const ClientSettings& wanted, const ParameterMap& current);
 
 }  // namespace keel::proxy

@@ -148,12 +148,10 @@ Result<ClientSettings, std::string> clientSettingsFrom(
   return out;
 }
 
-std::string settingStatements(const ClientSettings& wanted,
-                              const std::map<std::string, std::string>& current) {
+std::string settingStatements(const ClientSettings& wanted, const ParameterMap& current) {
   std::string sql;
   for (const auto& [name, value] : wanted.parameters) {
-    auto it = std::find_if(current.begin(), current.end(),
-                           [&](const auto& c) { return equalsIgnoreCase(c.first, name); });
+    auto it = current.find(name);
     if (it != current.end() && it->second == value) {
       continue;
     }

@@ -1,5 +1,6 @@
 #include "proxy/server_connection.h"
 
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -273,6 +274,10 @@ asio::awaitable<pgwire::AuthResult<pgwire::ScramKeys>> deriveScramKeysOffThread(
   co_return keys;
 }
 
+bool ParameterNameLess::operator()(const std::string& a, const std::string& b) const {
+  return strcasecmp(a.c_str(), b.c_str()) < 0;
+}
+
 ServerConnection::ServerConnection(int fd, bool ipv6, RouteTarget target)
     : fd_(fd), ipv6_(ipv6), target_(std::move(target)), id_(next_connection_id++) {}
 
@@ -327,7 +332,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> connectServer(
   auto op = login(target, std::move(login_info), cache, crypto, sqlstate);
   auto r = co_await withTimeout(std::move(op), timeout);
   if (!r) {
-    co_return fail(ProxyErrc::timeout, "connecting to " + peer + " took longer than " +
+    co_return fail(ProxyErrc::unavailable, "connecting to " + peer + " took longer than " +
                                            std::to_string(timeout.count()) +
                                            " ms (proxy.server_connect_timeout)");
   }

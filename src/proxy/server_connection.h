@@ -18,6 +18,12 @@
 
 namespace keel::proxy {
 
+// Run-time parameter names compare case-insensitively, as PostgreSQL's GUC names do.
+struct ParameterNameLess {
+  bool operator()(const std::string& a, const std::string& b) const;
+};
+using ParameterMap = std::map<std::string, std::string, ParameterNameLess>;
+
 // What Keel presents to PostgreSQL to log in as a user: a plaintext password, an md5 hash, or
 // the SCRAM keys recovered from the client's own SCRAM login (pass-through); none when the
 // userlist has nothing and PostgreSQL must trust the connection.
@@ -56,7 +62,7 @@ class ServerConnection {
   std::uint64_t id() const { return id_; }
   pgwire::BackendKeyData key;
   // Run-time parameters as PostgreSQL reported them (ParameterStatus) or Keel set them.
-  std::map<std::string, std::string> parameters;
+  ParameterMap parameters;
   std::chrono::steady_clock::time_point created;
   std::chrono::steady_clock::time_point last_used;
 
@@ -73,7 +79,8 @@ boost::asio::awaitable<pgwire::AuthResult<pgwire::ScramKeys>> deriveScramKeysOff
     pgwire::ScramDerivation derivation, pgwire::ScramKeyCache& cache,
     boost::asio::any_io_executor crypto);
 
-// Connects to `target` and logs in; the whole exchange is bounded by `timeout`. SCRAM key
+// Connects to `target` and logs in; the whole exchange is bounded by `timeout` (unavailable
+// when it runs out, as when the server cannot be reached). SCRAM key
 // derivation from a plaintext password runs on `crypto` (never on the calling I/O thread) unless
 // `cache` has the keys. Failures name the server and what it said (an ErrorResponse keeps its
 // SQLSTATE in `sqlstate` when non-null).
