@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "proxy/tls_generate.h"
+
 #ifndef KEEL_BINARY
 #error "KEEL_BINARY must name the keel executable"
 #endif
@@ -80,14 +82,17 @@ KeelCluster::KeelCluster(std::string scope, int members) : scope_(std::move(scop
   fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_read |
                                    fs::perms::group_exec | fs::perms::others_read |
                                    fs::perms::others_exec);
-  auto ports = testsupport::freeLoopbackPorts(4 * members);
+  constexpr int kPortsPerNode = 6;
+  auto ports = testsupport::freeLoopbackPorts(kPortsPerNode * members);
   for (int i = 0; i < members; ++i) {
     auto n = std::make_unique<KeelNode>();
     n->name = "n" + std::to_string(i + 1);
-    n->pg_port = ports[4 * i];
-    n->api_port = ports[4 * i + 1];
-    n->etcd_client = ports[4 * i + 2];
-    n->etcd_peer = ports[4 * i + 3];
+    n->pg_port = ports[kPortsPerNode * i];
+    n->api_port = ports[kPortsPerNode * i + 1];
+    n->etcd_client = ports[kPortsPerNode * i + 2];
+    n->etcd_peer = ports[kPortsPerNode * i + 3];
+    n->proxy_rw = ports[kPortsPerNode * i + 4];
+    n->proxy_ro = ports[kPortsPerNode * i + 5];
     n->data_dir = dir_.sub(n->name);
     n->config_path = dir_.sub(n->name + ".yaml");
     n->log_path = dir_.sub(n->name + ".log");
@@ -98,6 +103,22 @@ KeelCluster::KeelCluster(std::string scope, int members) : scope_(std::move(scop
 KeelCluster::~KeelCluster() {
   stopAll();
   killLeftovers();
+}
+
+std::string KeelCluster::userlistPath() const {
+  return dir_.sub("userlist.txt");
+}
+
+std::string KeelCluster::tlsDir() const {
+  return dir_.sub("tls");
+}
+
+std::string KeelCluster::proxyConninfo(const std::string& name, bool read_only,
+                                       const std::string& extra) const {
+  const KeelNode& n = node(name);
+  return "host=127.0.0.1 port=" + std::to_string(read_only ? n.proxy_ro : n.proxy_rw) +
+         " dbname=postgres user=postgres password=" + kSuperuserPassword +
+         " connect_timeout=5 sslmode=disable " + extra;
 }
 
 std::string KeelCluster::keelBinary() const {
@@ -145,6 +166,14 @@ void KeelCluster::writeConfig(const KeelNode& n) const {
     }
   }
   f << "restapi:\n  listen: 127.0.0.1:" << n.api_port << "\n";
+  f << "proxy:\n  listen_rw: 127.0.0.1:" << n.proxy_rw << "\n  listen_ro: 127.0.0.1:" << n.proxy_ro
+    << "\n  auth_file: " << userlistPath() << "\n  admin_users: [postgres]\n"
+    << "  default_pool_size: " << kProxyPoolSize << "\n  query_wait_timeout: 3s\n"
+    << "  max_lag_time: 1s\n  failover_hold_timeout: 20s\n"
+    << "  hba:\n    - hostssl all " << kCertUser << " 127.0.0.1/32 cert\n"
+    << "    - host all all 127.0.0.1/32 scram-sha-256\n"
+    << "  client_tls:\n    sslmode: prefer\n    cert_file: " << tlsDir() << "/server.crt\n"
+    << "    key_file: " << tlsDir() << "/server.key\n    ca_file: " << tlsDir() << "/ca.crt\n";
 }
 
 bool KeelCluster::spawn(KeelNode& n) {
@@ -161,6 +190,17 @@ bool KeelCluster::spawn(KeelNode& n) {
 }
 
 bool KeelCluster::start() {
+  {
+    std::ofstream users(userlistPath());
+    users << "\"postgres\" \"" << kSuperuserPassword << "\"\n"
+          << "\"" << kCertUser << "\" \"" << kCertUserPassword << "\"\n";
+  }
+  proxy::CertificateOptions certs;
+  certs.clients = {kCertUser};
+  if (auto written = proxy::generateCertificates(tlsDir(), certs); !written) {
+    error_ = "cannot generate the proxy's certificates: " + written.message();
+    return false;
+  }
   for (const auto& n : nodes_) {
     writeConfig(*n);
   }

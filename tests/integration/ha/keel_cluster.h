@@ -24,6 +24,8 @@ struct KeelNode {
   std::uint16_t api_port = 0;
   std::uint16_t etcd_client = 0;
   std::uint16_t etcd_peer = 0;
+  std::uint16_t proxy_rw = 0;
+  std::uint16_t proxy_ro = 0;
   std::string data_dir;
   std::string config_path;
   std::string log_path;
@@ -41,6 +43,12 @@ struct KeelNode {
 class KeelCluster {
  public:
   static constexpr const char* kSuperuserPassword = "keel-test-su";
+  // Each member's proxy pools at most this many server connections per database and user.
+  static constexpr int kProxyPoolSize = 5;
+  // A role the proxy authenticates by client certificate (tls/certuser.crt), and the password
+  // the proxy then uses towards PostgreSQL; the test creating the role must use it.
+  static constexpr const char* kCertUser = "certuser";
+  static constexpr const char* kCertUserPassword = "keel-test-cert";
 
   explicit KeelCluster(std::string scope, int members = 3);
   ~KeelCluster();
@@ -93,6 +101,14 @@ class KeelCluster {
   // The last `lines` lines of every member's log, for failure messages.
   std::string logTails(int lines = 30) const;
   std::string keelBinary() const;
+
+  // The proxy: its userlist, the directory of its CA and certificates (ca.crt, server.crt,
+  // certuser.crt/.key for cert authentication), and a libpq conninfo for `name`'s RW or RO port
+  // as the superuser (`extra` appended, overriding earlier keys such as sslmode).
+  std::string userlistPath() const;
+  std::string tlsDir() const;
+  std::string proxyConninfo(const std::string& name, bool read_only,
+                            const std::string& extra = "") const;
 
  private:
   KeelNode& mutableNode(const std::string& name);

@@ -35,6 +35,17 @@ SqlConnection::~SqlConnection() {
   }
 }
 
+bool SqlConnection::cancel() {
+  PGcancel* c = conn_ ? PQgetCancel(conn_) : nullptr;
+  if (!c) {
+    return false;
+  }
+  char err[256];
+  bool sent = PQcancel(c, err, sizeof err) == 1;
+  PQfreeCancel(c);
+  return sent;
+}
+
 bool SqlConnection::ok() const {
   return conn_ && PQstatus(conn_) == CONNECTION_OK;
 }

@@ -29,6 +29,8 @@ class SqlConnection {
   bool ok() const;
   std::string error() const;
   SqlResult exec(const std::string& sql);
+  // Sends a CancelRequest for the statement running on this connection (any thread).
+  bool cancel();
 
  private:
   PGconn* conn_ = nullptr;
