@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "api/http_server.h"
 #include "api/router.h"
@@ -43,6 +44,33 @@ std::optional<asio::ip::tcp::endpoint> resolveListen(const HostPort& hp, std::st
     return std::nullopt;
   }
   return asio::ip::tcp::endpoint(addr, hp.port);
+}
+
+// SIGHUP and the admin console's RELOAD: re-read the file and apply its proxy part. The HA
+// settings stay those the agent started with.
+proxy::ProxyResult<std::string> reloadProxyConfig(const std::string& path, const Config& running,
+                                                  proxy::ProxyServer& server) {
+  auto loaded = loadConfigFile(path);
+  if (!loaded) {
+    return fail(proxy::ProxyErrc::bad_input,
+                "the config file has problems, nothing was changed:\n" + loaded.message());
+  }
+  auto notes = server.reload(*loaded);
+  if (!notes) {
+    return notes.failure();
+  }
+  std::string summary;
+  for (const auto& n : *notes) {
+    summary += (summary.empty() ? "" : "; ") + n;
+  }
+  nlohmann::json before = toJson(running);
+  nlohmann::json after = toJson(**loaded);
+  before.erase("proxy");
+  after.erase("proxy");
+  if (before != after) {
+    summary += "; settings outside the proxy section changed and apply when the agent restarts";
+  }
+  return summary;
 }
 
 int runAgent(const std::string& path) {
@@ -121,6 +149,29 @@ int runAgent(const std::string& path) {
         [server = proxy_server.get()] { return proxy::proxyMetricsText(server->context()); });
   }
 
+  if (proxy_server) {
+    proxy_server->context().reload_config = [path, config, server = proxy_server.get()] {
+      return reloadProxyConfig(path, *config, *server);
+    };
+  }
+  asio::signal_set hangup(control, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hangup =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec)
+          return;
+        if (!proxy_server) {
+          spdlog::info(
+              "SIGHUP: the proxy is disabled; other settings apply when the agent "
+              "restarts");
+        } else if (auto r = reloadProxyConfig(path, *config, *proxy_server); r) {
+          spdlog::info("SIGHUP: {}", *r);
+        } else {
+          spdlog::error("SIGHUP: {}", r.message());
+        }
+        hangup.async_wait(on_hangup);
+      };
+  hangup.async_wait(on_hangup);
+
   asio::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec)
@@ -137,6 +188,7 @@ int runAgent(const std::string& path) {
           server.stop();
           if (etcd)
             etcd->stop();
+          hangup.cancel();
           control.stop();
         },
         asio::detached);

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/ctl_client.h"
 #include "common/child_process.h"
+#include "proxy/tls_generate.h"
 
 namespace keel::cli {
 
@@ -114,6 +115,9 @@ void writeConfig(const DemoNode& n, const std::vector<DemoNode>& all, const fs::
   f << "proxy:\n  listen_rw: 127.0.0.1:" << n.proxy_rw << "\n  listen_ro: 127.0.0.1:" << n.proxy_ro
     << "\n  auth_file: " << (dir / "userlist.txt").string() << "\n";
   f << "  admin_users: [postgres]\n";
+  f << "  client_tls:\n    sslmode: prefer\n    cert_file: "
+    << (dir / "tls" / "server.crt").string()
+    << "\n    key_file: " << (dir / "tls" / "server.key").string() << "\n";
 }
 
 bool spawnAgent(DemoNode& n, const std::string& exe) {
@@ -199,6 +203,15 @@ int runDemo(const DemoOptions& o) {
   std::cout << (reuse ? "Restarting the demo cluster in " : "Creating a demo cluster in ")
             << dir.string() << "\n";
   writeUserlist(dir / "userlist.txt", pg_password);
+  if (!fs::exists(dir / "tls" / "server.crt")) {
+    // A private CA and a certificate for localhost/127.0.0.1, so clients can use
+    // sslmode=verify-full against the proxy.
+    auto certs = proxy::generateCertificates((dir / "tls").string(), proxy::CertificateOptions{});
+    if (!certs) {
+      std::cerr << "error: cannot create the demo's TLS certificates: " << certs.message() << "\n";
+      return kExitFailure;
+    }
+  }
   for (const auto& n : nodes)
     writeConfig(n, nodes, dir, pg_password, repl_password);
   for (auto& n : nodes) {
@@ -279,7 +292,12 @@ int runDemo(const DemoOptions& o) {
             << "  PGPASSWORD=" << pg_password << " psql -h 127.0.0.1 -p " << nodes[0].proxy_rw
             << " -U postgres     # read-write\n"
             << "  PGPASSWORD=" << pg_password << " psql -h 127.0.0.1 -p " << nodes[0].proxy_ro
-            << " -U postgres     # read-only\n\n"
+            << " -U postgres     # read-only\n"
+            << "  psql 'host=localhost port=" << nodes[0].proxy_rw
+            << " user=postgres sslmode=verify-full sslrootcert="
+            << (dir / "tls" / "ca.crt").string() << "'     # TLS\n"
+            << "  psql -h 127.0.0.1 -p " << nodes[0].proxy_rw
+            << " -U postgres pgbouncer -c 'SHOW POOLS'     # admin console\n\n"
             << "Operate it:\n"
             << "  " << exe << " ctl --api " << apis << " list\n"
             << "  " << exe << " ctl --api " << apis << " switchover\n"

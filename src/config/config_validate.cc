@@ -326,8 +326,12 @@ void validateProxy(ConfigReader& r, ProxyConfig& p) {
               "required because a proxy.hba rule uses the cert method (client certificates are "
               "checked against it)");
   }
-  requireOneOf(r, "proxy.server_tls.sslmode", p.server_tls.sslmode,
-               {"disable", "prefer", "require", "verify-ca", "verify-full"});
+  if (!r.failed("proxy.server_tls.sslmode") && p.server_tls.sslmode != "disable") {
+    r.problem("proxy.server_tls.sslmode",
+              "expected \"disable\": this version of Keel's proxy connects to PostgreSQL without "
+              "TLS (keep the agents' network private), got " +
+                  quoted(p.server_tls.sslmode));
+  }
   deriveConnectAddress(r, "proxy", p.listen_rw, p.connect_address, "10.0.0.5:6432", "listen_rw");
 }
 

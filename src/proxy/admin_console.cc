@@ -193,7 +193,7 @@ class AdminConsole {
       return out;
     }
     if (subject == "CONFIG") {
-      const nlohmann::json effective = toJson(*ctx_.config)["proxy"];
+      const nlohmann::json effective = toJson(*ctx_.currentConfig())["proxy"];
       const nlohmann::json defaults = toJson(Config{})["proxy"];
       encodeResultSet(out, showConfig(effective, defaults));
       return out;
@@ -316,14 +316,26 @@ class AdminConsole {
                  "no client with id " + id_text + "; SHOW CLIENTS lists the connected ones");
   }
 
-  // Re-reads the auth_file; the rest of the config is an immutable snapshot of the agent.
+  // Re-reads the agent's config file and applies the proxy part, as SIGHUP does; without that
+  // hook (the proxy run alone), re-reads the auth_file.
   std::string reload() {
     std::string out;
+    if (ctx_.reload_config) {
+      auto applied = ctx_.reload_config();
+      if (!applied) {
+        spdlog::warn("proxy: admin console RELOAD: {}", applied.message());
+        return error(kConfigFileError, "RELOAD failed, the previous configuration stays in use: " +
+                                           applied.message());
+      }
+      spdlog::info("proxy: admin console: {} reloaded the configuration: {}", user_, *applied);
+      pgwire::appendNoticeResponse(out, "NOTICE", "00000", *applied);
+      pgwire::encode(out, pgwire::CommandComplete{"RELOAD"});
+      return out;
+    }
     const std::string& path = ctx_.proxy().auth_file;
     if (path.empty()) {
       pgwire::appendNoticeResponse(out, "NOTICE", "00000",
-                                   "proxy.auth_file is not set: there is nothing to reload; other "
-                                   "proxy settings change when the agent restarts");
+                                   "proxy.auth_file is not set: there is nothing to reload");
     } else {
       auto loaded = Userlist::load(path);
       if (!loaded) {

@@ -2,10 +2,12 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <spdlog/spdlog.h>
 
 #include "pgwire/md5_auth.h"
 #include "pgwire/message_builder.h"
 #include "pgwire/scram_server.h"
+#include "proxy/auth_query.h"
 
 namespace keel::proxy {
 namespace {
@@ -172,10 +174,23 @@ std::optional<std::string> verifiedCommonName(SSL* ssl) {
 }  // namespace
 
 asio::awaitable<AuthOutcome> authenticateClient(ClientStream& stream, pgwire::FrameDecoder& decoder,
-                                                const std::string& user, const std::string& method,
-                                                ProxyContext& ctx) {
+                                                const std::string& user,
+                                                const std::string& database,
+                                                const std::string& method, ProxyContext& ctx) {
   auto users = ctx.users();
   const pgwire::Secret* secret = users ? users->find(user) : nullptr;
+  std::optional<pgwire::Secret> looked_up;
+  if (!secret && !ctx.proxy().auth_user.empty() && user != ctx.proxy().auth_user) {
+    auto found = co_await lookupSecret(ctx, user, database);
+    if (!found) {
+      spdlog::warn("proxy: {}", found.message());
+      co_return refuse(pgwire::sqlstate::kCannotConnectNow, found.message());
+    }
+    looked_up = std::move(*found);
+    if (looked_up) {
+      secret = &*looked_up;
+    }
+  }
   if (method == "trust") {
     co_return serverSecretFrom(secret);
   }

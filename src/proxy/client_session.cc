@@ -25,6 +25,7 @@ constexpr std::string_view kClient = "the client";
 constexpr milliseconds kRoutePoll{50};
 constexpr milliseconds kResetTimeout{5000};
 constexpr milliseconds kUnreachableRetry{1000};
+constexpr milliseconds kCloseLinger{1000};
 constexpr milliseconds kCancelTimeout{3000};
 // Messages above this size are relayed in parts instead of being buffered whole.
 constexpr std::uint32_t kStreamThreshold = 64 * 1024;
@@ -80,7 +81,7 @@ class Session {
       ctx_.cancels.remove(client_key_);
     }
     ctx_.sessions.remove(handle_->id());
-    stream_.close();
+    co_await stream_.closeGracefully(kCloseLinger);
   }
 
  private:
@@ -163,7 +164,8 @@ class Session {
       }
       switch (frame->kind) {
         case pgwire::FrameKind::ssl_request: {
-          bool accept = ctx_.tls != nullptr;
+          auto tls = ctx_.tlsContext();
+          bool accept = tls != nullptr;
           auto answered = client_dec_.encryptionAnswered(accept);
           if (!answered) {
             spdlog::warn("proxy: client {}: {}", handle_->info().address, answered.message());
@@ -175,7 +177,7 @@ class Session {
             co_return false;
           }
           if (accept) {
-            auto ec = co_await stream_.startTls(*ctx_.tls);
+            auto ec = co_await stream_.startTls(*tls);
             if (ec) {
               spdlog::info("proxy: TLS handshake with {} failed: {}", handle_->info().address,
                            ec.message());
@@ -299,7 +301,8 @@ class Session {
       co_await writeFatal();
       co_return false;
     }
-    auto secret = co_await authenticateClient(stream_, client_dec_, user_, decision.method, ctx_);
+    auto secret =
+        co_await authenticateClient(stream_, client_dec_, user_, database_, decision.method, ctx_);
     if (!secret) {
       spdlog::info("proxy: authentication of {} failed: {}", where, secret.code().message);
       queueFatal(secret.code().sqlstate, secret.code().message);
@@ -510,9 +513,9 @@ class Session {
           span_len += f.raw.size();
         } else {
           if (span_len > 0) {
-            std::string_view bytes(span, span_len);
-            auto w = co_await writeAll(*server_socket_, bytes, "the server");
-            if (!w) {
+            auto [wec, wn] =
+                co_await asio::async_write(*server_socket_, asio::buffer(span, span_len), kNoThrow);
+            if (wec) {
               co_return RelayEnd::server_gone;
             }
           }
@@ -521,9 +524,9 @@ class Session {
         }
       }
       if (span_len > 0) {
-        std::string_view bytes(span, span_len);
-        auto w = co_await writeAll(*server_socket_, bytes, "the server");
-        if (!w) {
+        auto [wec, wn] =
+            co_await asio::async_write(*server_socket_, asio::buffer(span, span_len), kNoThrow);
+        if (wec) {
           co_return RelayEnd::server_gone;
         }
       }
@@ -564,9 +567,9 @@ class Session {
         } else {
           if (span_len > 0) {
             stats.bytes_sent += span_len;
-            std::string_view bytes(span, span_len);
-            auto w = co_await stream_.write(bytes, kClient);
-            if (!w) {
+            auto [wec, wn] =
+                co_await stream_.async_write_all(asio::buffer(span, span_len), kNoThrow);
+            if (wec) {
               co_return RelayEnd::client_gone;
             }
           }
@@ -576,9 +579,8 @@ class Session {
       }
       if (span_len > 0) {
         stats.bytes_sent += span_len;
-        std::string_view bytes(span, span_len);
-        auto w = co_await stream_.write(bytes, kClient);
-        if (!w) {
+        auto [wec, wn] = co_await stream_.async_write_all(asio::buffer(span, span_len), kNoThrow);
+        if (wec) {
           co_return RelayEnd::client_gone;
         }
       }

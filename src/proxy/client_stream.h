@@ -4,6 +4,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -38,11 +40,45 @@ class ClientStream {
     return plain_.async_read_some(buffer, std::forward<Token>(token));
   }
 
+  // Writes all of `buffer`; the relay's hot path (no coroutine frame of its own).
+  template <typename Buffer, typename Token>
+  auto async_write_all(const Buffer& buffer, Token&& token) {
+    if (tls_) {
+      return asio::async_write(*tls_, buffer, std::forward<Token>(token));
+    }
+    return asio::async_write(plain_, buffer, std::forward<Token>(token));
+  }
+
   asio::awaitable<ProxyResult<void>> write(std::string_view bytes, std::string_view peer) {
     if (tls_) {
       co_return co_await writeAll(*tls_, bytes, peer);
     }
     co_return co_await writeAll(plain_, bytes, peer);
+  }
+
+  // Ends the connection so that what was written last (a FATAL error) reaches the client: send
+  // FIN, then read and drop whatever the client still sends until it closes or `linger` passes.
+  // Closing with unread input would make the kernel answer with a reset, which can destroy the
+  // client's copy of the error before it reads it.
+  asio::awaitable<void> closeGracefully(std::chrono::milliseconds linger) {
+    boost::system::error_code ec;
+    socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    asio::steady_timer timer(socket().get_executor(), linger);
+    timer.async_wait([this](const boost::system::error_code& e) {
+      if (!e) {
+        boost::system::error_code ignored;
+        socket().cancel(ignored);
+      }
+    });
+    char sink[4096];
+    while (true) {
+      auto [rec, n] = co_await socket().async_read_some(asio::buffer(sink, sizeof sink), kNoThrow);
+      if (rec) {
+        break;
+      }
+    }
+    timer.cancel();
+    close();
   }
 
   // Closes the TCP connection (no TLS close_notify: the client is being dropped).

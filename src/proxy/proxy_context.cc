@@ -48,13 +48,22 @@ std::size_t SessionRegistry::size() const {
 }
 
 ProxyContext::ProxyContext(std::shared_ptr<const Config> cfg, boost::asio::any_io_executor ex)
-    : config(std::move(cfg)),
-      pools(config->proxy.default_pool_size, config->proxy.server_lifetime),
+    : config(cfg),
+      pools(cfg->proxy.default_pool_size, cfg->proxy.server_lifetime),
       crypto(std::move(ex)) {
+  retained_.push_back(cfg);
   unsigned char key[32];
   if (RAND_bytes(key, sizeof key) == 1) {
     mock_key.assign(reinterpret_cast<const char*>(key), sizeof key);
   }
+}
+
+void ProxyContext::retainConfig(std::shared_ptr<const Config> next) {
+  {
+    std::lock_guard lock(retained_mu_);
+    retained_.push_back(next);
+  }
+  config.store(std::move(next));
 }
 
 }  // namespace keel::proxy

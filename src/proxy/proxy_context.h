@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -121,17 +122,22 @@ class PausedDatabases {
 struct ProxyContext {
   ProxyContext(std::shared_ptr<const Config> cfg, boost::asio::any_io_executor crypto_ex);
 
-  const ProxyConfig& proxy() const { return config->proxy; }
+  // The current configuration. A reload stores a new snapshot; every earlier one stays alive
+  // (retainConfig), so a session may hold references into the snapshot it read.
+  const ProxyConfig& proxy() const { return config.load()->proxy; }
+  std::shared_ptr<const Config> currentConfig() const { return config.load(); }
+  void retainConfig(std::shared_ptr<const Config> next);
   std::shared_ptr<const Userlist> users() const { return userlist.load(); }
+  std::shared_ptr<boost::asio::ssl::context> tlsContext() const { return tls.load(); }
 
-  std::shared_ptr<const Config> config;
+  std::atomic<std::shared_ptr<const Config>> config;
   RouteBoard routes;
   PoolRegistry pools;
   CancelRegistry cancels;
   pgwire::ScramKeyCache keys;
   std::string mock_key;  // random per process (pgwire::ScramServer::mock)
   boost::asio::any_io_executor crypto;
-  std::shared_ptr<boost::asio::ssl::context> tls;  // null when client TLS is disabled
+  std::atomic<std::shared_ptr<boost::asio::ssl::context>> tls;  // null: client TLS disabled
   std::atomic<std::shared_ptr<const Userlist>> userlist;
   SessionRegistry sessions;
   std::atomic<int> clients{0};
@@ -142,6 +148,13 @@ struct ProxyContext {
   bool pausedFor(const std::string& database) const {
     return paused.load() || paused_databases.contains(database);
   }
+  // Set by the agent: re-reads its config file and applies it (admin RELOAD, like SIGHUP).
+  // Returns what was applied or why nothing was.
+  std::function<ProxyResult<std::string>()> reload_config;
+
+ private:
+  std::mutex retained_mu_;
+  std::vector<std::shared_ptr<const Config>> retained_;
 };
 
 }  // namespace keel::proxy

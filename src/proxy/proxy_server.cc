@@ -81,7 +81,7 @@ ProxyResult<void> ProxyServer::start() {
     if (!tls) {
       return tls.failure();
     }
-    ctx_->tls = *tls;
+    ctx_->tls.store(*tls);
   }
   int n = cfg.workers > 0 ? cfg.workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -133,13 +133,49 @@ void ProxyServer::stop() {
   crypto_.join();
 }
 
+ProxyResult<std::vector<std::string>> ProxyServer::reload(std::shared_ptr<const Config> next) {
+  std::lock_guard lock(reload_mu_);
+  const ProxyConfig& now = ctx_->proxy();
+  const ProxyConfig& p = next->proxy;
+  std::vector<std::string> notes;
+  if (p.listen_rw.str() != now.listen_rw.str() || p.listen_ro.str() != now.listen_ro.str() ||
+      p.workers != now.workers || p.enabled != now.enabled) {
+    notes.push_back(
+        "proxy.enabled, listen_rw, listen_ro and workers keep their old values until the agent "
+        "restarts");
+  }
+  std::shared_ptr<const Userlist> users = std::make_shared<const Userlist>();
+  if (!p.auth_file.empty()) {
+    auto loaded = Userlist::load(p.auth_file);
+    if (!loaded) {
+      return loaded.failure();
+    }
+    users = *loaded;
+  }
+  std::shared_ptr<asio::ssl::context> tls;
+  if (p.client_tls.sslmode != "disable") {
+    auto made = makeClientFacingTlsContext(p.client_tls);
+    if (!made) {
+      return made.failure();
+    }
+    tls = *made;
+  }
+  ctx_->userlist.store(users);
+  ctx_->tls.store(tls);
+  ctx_->pools.setLimits(p.default_pool_size, p.server_lifetime);
+  ctx_->retainConfig(std::move(next));
+  notes.push_back("proxy settings applied (" + std::to_string(users->size()) +
+                  " users in proxy.auth_file)");
+  return notes;
+}
+
 asio::any_io_executor ProxyServer::nextWorker() {
   return workers_[next_worker_++ % workers_.size()]->get_executor();
 }
 
 asio::awaitable<void> ProxyServer::acceptLoop(tcp::acceptor& acceptor, Listener listener) {
-  const ProxyConfig& cfg = config_->proxy;
   while (!stopping_) {
+    const ProxyConfig& cfg = ctx_->proxy();
     auto worker = nextWorker();
     auto [ec, socket] = co_await acceptor.async_accept(worker, kNoThrow);
     if (ec) {
@@ -172,12 +208,27 @@ asio::awaitable<void> ProxyServer::acceptLoop(tcp::acceptor& acceptor, Listener 
 }
 
 asio::awaitable<void> ProxyServer::janitor() {
-  const ProxyConfig& cfg = config_->proxy;
   while (!stopping_) {
     co_await sleepFor(kJanitorPeriod);
+    const ProxyConfig& cfg = ctx_->proxy();
     auto now = std::chrono::steady_clock::now();
     for (const auto& pool : ctx_->pools.all()) {
       pool->expire(now, cfg.server_idle_timeout);
+    }
+    if (cfg.min_pool_size > 0) {
+      // Only pools of servers still routed to are kept at their minimum.
+      auto routes = ctx_->routes.current();
+      ServerPool::LoginSettings settings{cfg.server_connect_timeout, &ctx_->keys, ctx_->crypto};
+      for (const auto& pool : ctx_->pools.all()) {
+        const std::string endpoint = pool->key().endpoint;
+        bool routed = routes->leader && routes->leader->endpoint() == endpoint;
+        for (const auto& r : routes->replicas) {
+          routed = routed || (r.endpoint() == endpoint && replicaQualifies(r, cfg));
+        }
+        if (routed) {
+          co_await pool->topUp(cfg.min_pool_size, settings);
+        }
+      }
     }
   }
 }
@@ -192,7 +243,7 @@ void ProxyServer::updateRoutes(RouteTable table) {
     keep.push_back(published->leader->endpoint());
   }
   for (const auto& r : published->replicas) {
-    if (replicaQualifies(r, config_->proxy)) {
+    if (replicaQualifies(r, ctx_->proxy())) {
       keep.push_back(r.endpoint());
     }
   }

@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,12 @@ class ProxyServer {
   // longer routed to.
   void updateRoutes(RouteTable table);
 
+  // Applies a reloaded config (SIGHUP, admin RELOAD): pool sizes and timeouts, routing limits,
+  // hba rules, auth settings, the auth_file and the TLS files take effect for new work without
+  // dropping established sessions. Listen addresses and the worker count need a restart; the
+  // returned notes say so. Fails, changing nothing, when the auth_file or TLS files are bad.
+  ProxyResult<std::vector<std::string>> reload(std::shared_ptr<const Config> next);
+
   ProxyContext& context() { return *ctx_; }
   std::uint16_t rwPort() const { return rw_port_; }
   std::uint16_t roPort() const { return ro_port_; }
@@ -55,6 +62,7 @@ class ProxyServer {
   std::atomic<std::size_t> next_worker_{0};
   std::atomic<bool> stopping_{false};
   std::optional<RouteTarget> last_leader_;  // control thread
+  std::mutex reload_mu_;                    // SIGHUP (control thread) and RELOAD (a worker)
 };
 
 }  // namespace keel::proxy

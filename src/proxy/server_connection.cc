@@ -333,8 +333,8 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> connectServer(
   auto r = co_await withTimeout(std::move(op), timeout);
   if (!r) {
     co_return fail(ProxyErrc::unavailable, "connecting to " + peer + " took longer than " +
-                                           std::to_string(timeout.count()) +
-                                           " ms (proxy.server_connect_timeout)");
+                                               std::to_string(timeout.count()) +
+                                               " ms (proxy.server_connect_timeout)");
   }
   co_return std::move(*r);
 }

@@ -44,6 +44,10 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
     ServerLogin login, milliseconds wait, LoginSettings settings, std::string* sqlstate) {
   auto ex = co_await asio::this_coro::executor;
   std::vector<std::unique_ptr<ServerConnection>> stale;  // closed outside the lock
+  {
+    std::lock_guard lock(mu_);
+    last_login_ = login;
+  }
   std::shared_ptr<Waiter> waiter;
   bool open_new = false;
   {
@@ -52,7 +56,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
     while (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
-      if (!conn->looksAlive() || now - conn->created > lifetime_) {
+      if (!conn->looksAlive() || now - conn->created > lifetime_.load()) {
         stale.push_back(std::move(conn));
         --total_;
         continue;
@@ -60,7 +64,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
       ++lent_;
       co_return std::move(conn);
     }
-    if (total_ < max_size_) {
+    if (total_ < max_size_.load()) {
       ++total_;
       open_new = true;
     } else {
@@ -91,7 +95,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
                                              std::to_string(wait.count()) +
                                              " ms (proxy.query_wait_timeout; the pool "
                                              "holds proxy.default_pool_size = " +
-                                             std::to_string(max_size_) + " connections)");
+                                             std::to_string(max_size_.load()) + " connections)");
     }
     open_new = true;  // a slot was handed over
   }
@@ -112,12 +116,64 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
   co_return fail(ProxyErrc::unavailable, "no server connection");  // not reached
 }
 
+asio::awaitable<void> ServerPool::topUp(int min_size, LoginSettings settings) {
+  while (true) {
+    ServerLogin login;
+    {
+      std::lock_guard lock(mu_);
+      if (!last_login_ || total_ >= std::min(min_size, max_size_.load()) || !waiters_.empty()) {
+        co_return;
+      }
+      login = *last_login_;
+      ++total_;
+    }
+    std::string sqlstate;
+    auto opened = co_await connectServer(target_, std::move(login), settings.connect_timeout,
+                                         *settings.cache, settings.crypto, &sqlstate);
+    std::lock_guard lock(mu_);
+    if (!opened) {
+      stats_.login_failures++;
+      freeSlotLocked();
+      co_return;
+    }
+    stats_.logins++;
+    if (!waiters_.empty()) {
+      auto w = waiters_.front();
+      waiters_.pop_front();
+      w->conn = std::move(*opened);
+      wake(w);
+    } else {
+      idle_.push_back(std::move(*opened));
+    }
+  }
+}
+
+void ServerPool::setLimits(int max_size, milliseconds server_lifetime) {
+  max_size_ = max_size;
+  lifetime_ = server_lifetime;
+  std::vector<std::unique_ptr<ServerConnection>> closing;
+  std::lock_guard lock(mu_);
+  // Slots freed by a larger size go to queued clients at once.
+  while (!waiters_.empty() && total_ < max_size) {
+    ++total_;
+    auto w = waiters_.front();
+    waiters_.pop_front();
+    w->slot = true;
+    wake(w);
+  }
+  while (total_ > max_size && !idle_.empty()) {
+    closing.push_back(std::move(idle_.back()));
+    idle_.pop_back();
+    --total_;
+  }
+}
+
 void ServerPool::release(std::unique_ptr<ServerConnection> conn) {
   std::unique_ptr<ServerConnection> closing;
   std::lock_guard lock(mu_);
   --lent_;
   conn->last_used = Clock::now();
-  if (conn->id() < retire_before_id_) {
+  if (conn->id() < retire_before_id_ || total_ > max_size_.load()) {
     closing = std::move(conn);
     freeSlotLocked();
     return;
@@ -155,7 +211,8 @@ void ServerPool::expire(Clock::time_point now, milliseconds idle_timeout) {
   std::vector<std::unique_ptr<ServerConnection>> closing;
   std::lock_guard lock(mu_);
   auto keep = std::partition(idle_.begin(), idle_.end(), [&](const auto& c) {
-    return now - c->last_used < idle_timeout && now - c->created < lifetime_ && c->looksAlive();
+    return now - c->last_used < idle_timeout && now - c->created < lifetime_.load() &&
+           c->looksAlive();
   });
   for (auto it = keep; it != idle_.end(); ++it) {
     closing.push_back(std::move(*it));
@@ -207,9 +264,17 @@ std::shared_ptr<ServerPool> PoolRegistry::get(const PoolKey& key, const RouteTar
   std::lock_guard lock(mu_);
   auto& pool = pools_[key];
   if (!pool) {
-    pool = std::make_shared<ServerPool>(key, target, max_size_, lifetime_);
+    pool = std::make_shared<ServerPool>(key, target, max_size_.load(), lifetime_.load());
   }
   return pool;
+}
+
+void PoolRegistry::setLimits(int max_size, milliseconds server_lifetime) {
+  max_size_ = max_size;
+  lifetime_ = server_lifetime;
+  for (const auto& p : all()) {
+    p->setLimits(max_size, server_lifetime);
+  }
 }
 
 std::vector<std::shared_ptr<ServerPool>> PoolRegistry::all() const {

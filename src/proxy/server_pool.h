@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,11 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   boost::asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> acquire(
       ServerLogin login, std::chrono::milliseconds wait, LoginSettings settings,
       std::string* sqlstate);
+  // Opens connections until the pool holds `min_size` (proxy.min_pool_size), with the login of
+  // the last client that borrowed from it; nothing before a client has. Runs on the caller's
+  // executor (the janitor); stops at the first failure, to try again on its next round.
+  boost::asio::awaitable<void> topUp(int min_size, LoginSettings settings);
+
   // A lent connection comes back, idle and reset.
   void release(std::unique_ptr<ServerConnection> conn);
   // A lent connection was closed instead of returned: its slot is free.
@@ -79,7 +85,10 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   int total() const;
   std::chrono::microseconds longestWait(std::chrono::steady_clock::time_point now) const;
   PoolStats& stats() { return stats_; }
-  int maxSize() const { return max_size_; }
+  int maxSize() const { return max_size_.load(); }
+  // A reload changed default_pool_size or server_lifetime. A smaller size lets the
+  // connections above it close as they come back.
+  void setLimits(int max_size, std::chrono::milliseconds server_lifetime);
 
   // The idle connections, for SHOW SERVERS. Any thread.
   struct IdleServer {
@@ -105,14 +114,16 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
 
   const PoolKey key_;
   const RouteTarget target_;
-  const int max_size_;
-  const std::chrono::milliseconds lifetime_;
+  std::atomic<int> max_size_;
+  std::atomic<std::chrono::milliseconds> lifetime_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<ServerConnection>> idle_;
   std::deque<std::shared_ptr<Waiter>> waiters_;
   int total_ = 0;
   int lent_ = 0;
-  std::uint64_t retire_before_id_ = 0;  // lent connections with a smaller id close on return
+  std::uint64_t retire_before_id_ = 0;
+  std::optional<ServerLogin>
+      last_login_;  // for topUp()  // lent connections with a smaller id close on return
   PoolStats stats_;
 };
 
@@ -121,6 +132,7 @@ class PoolRegistry {
  public:
   PoolRegistry(int max_size, std::chrono::milliseconds server_lifetime)
       : max_size_(max_size), lifetime_(server_lifetime) {}
+  void setLimits(int max_size, std::chrono::milliseconds server_lifetime);
   std::shared_ptr<ServerPool> get(const PoolKey& key, const RouteTarget& target);
   std::vector<std::shared_ptr<ServerPool>> all() const;
   // Server connections lent out to clients, summed over the pools of `endpoint`.
@@ -129,8 +141,8 @@ class PoolRegistry {
   void closeIdleExcept(const std::vector<std::string>& keep);
 
  private:
-  const int max_size_;
-  const std::chrono::milliseconds lifetime_;
+  std::atomic<int> max_size_;
+  std::atomic<std::chrono::milliseconds> lifetime_;
   mutable std::mutex mu_;
   std::map<PoolKey, std::shared_ptr<ServerPool>> pools_;
 };

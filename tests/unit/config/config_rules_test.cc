@@ -119,7 +119,8 @@ TEST(ConfigRules, Proxy) {
                 "required because proxy.client_tls.sslmode is \"require\"");
   expectProblem(withField("proxy.client_tls", "{sslmode: sometimes}"), "proxy.client_tls.sslmode",
                 "expected one of disable, allow, prefer, require, verify-ca, verify-full");
-  expectProblem(withField("proxy.server_tls", "{sslmode: allow}"), "proxy.server_tls.sslmode");
+  expectProblem(withField("proxy.server_tls", "{sslmode: require}"), "proxy.server_tls.sslmode",
+                "connects to PostgreSQL without TLS");
   expectProblem(withField("proxy.listen_ro", "'127.0.0.1:6432'"), "proxy.listen_ro",
                 "not used by proxy.listen_rw");
   expectProblem(withField("proxy.listen_rw", "'0.0.0.0:6432'"), "proxy.connect_address",
