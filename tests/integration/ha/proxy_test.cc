@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -251,6 +252,96 @@ TEST_F(HaClusterTest, ProxyTlsAndAuthentication) {
     EXPECT_EQ(outcome.sqlstate, "28P01");
     EXPECT_EQ(outcome.message, "password authentication failed for user \"" + user + "\"");
   }
+}
+
+// A user missing from the userlist is looked up on the leader with auth_query (as auth_user),
+// and the proxy then logs in to PostgreSQL with the keys from the client's own SCRAM proof.
+TEST_F(HaClusterTest, ProxyLooksUpUnknownUsersWithAuthQuery) {
+  std::string leader = cluster().leader();
+  ASSERT_FALSE(leader.empty());
+  auto made = cluster().exec(leader,
+                             "DROP ROLE IF EXISTS aq_user; CREATE ROLE aq_user LOGIN PASSWORD "
+                             "'aq-pass'");
+  ASSERT_TRUE(made.ok) << made.error;
+  std::string base = "host=127.0.0.1 port=" + std::to_string(cluster().node(leader).proxy_rw) +
+                     " dbname=postgres user=aq_user connect_timeout=5 sslmode=disable";
+  auto ok = execSql(base + " password=aq-pass", "SELECT current_user");
+  ASSERT_TRUE(ok.ok) << ok.error;
+  EXPECT_EQ(ok.scalar(), "aq_user");
+  RawClient wrong(cluster().node(leader).proxy_rw);
+  auto refused = wrong.login("aq_user", "not-the-password");
+  EXPECT_FALSE(refused.ok);
+  EXPECT_EQ(refused.sqlstate, "28P01");
+  EXPECT_EQ(refused.message, "password authentication failed for user \"aq_user\"");
+}
+
+// The PgBouncer-compatible admin console on the RW port.
+TEST_F(HaClusterTest, ProxyAdminConsole) {
+  std::string leader = cluster().leader();
+  ASSERT_FALSE(leader.empty());
+  const auto& n = cluster().node(leader);
+  std::string admin =
+      "host=127.0.0.1 port=" + std::to_string(n.proxy_rw) +
+      " dbname=pgbouncer user=postgres sslmode=disable connect_timeout=5 password=" +
+      KeelCluster::kSuperuserPassword;
+  SqlConnection console(admin);
+  ASSERT_TRUE(console.ok()) << console.error();
+  SqlConnection client(cluster().proxyConninfo(leader, false));
+  ASSERT_TRUE(client.ok()) << client.error();
+  ASSERT_TRUE(client.exec("SELECT 1").ok);
+
+  auto version = console.exec("SHOW VERSION");
+  ASSERT_TRUE(version.ok) << version.error;
+  EXPECT_NE(version.scalar().find("Keel"), std::string::npos) << version.scalar();
+  auto pools = console.exec("SHOW POOLS");
+  ASSERT_TRUE(pools.ok) << pools.error;
+  bool found = false;
+  for (const auto& row : pools.rows) {
+    found = found || (row.size() > 2 && row[0] == "postgres" && row[1] == "postgres");
+  }
+  EXPECT_TRUE(found) << "no pool for postgres/postgres in SHOW POOLS";
+  for (const char* show :
+       {"SHOW CLIENTS", "SHOW SERVERS", "SHOW STATS", "SHOW DATABASES", "SHOW CONFIG"}) {
+    auto r = console.exec(show);
+    EXPECT_TRUE(r.ok) << show << ": " << r.error;
+    EXPECT_FALSE(r.rows.empty()) << show;
+  }
+  auto bad = console.exec("SHOW NONSENSE");
+  EXPECT_FALSE(bad.ok);
+  EXPECT_TRUE(console.exec("RELOAD").ok);
+  EXPECT_TRUE(console.exec("RECONNECT").ok);
+
+  // KILL ends the client sessions of a database with 57P01.
+  ASSERT_TRUE(console.exec("KILL postgres").ok);
+  auto killed = client.exec("SELECT 1");
+  EXPECT_FALSE(killed.ok);
+  EXPECT_NE(killed.error.find("terminating connection"), std::string::npos) << killed.error;
+
+  // PAUSE holds new clients until RESUME.
+  ASSERT_TRUE(console.exec("PAUSE").ok);
+  auto held = std::async(std::launch::async, [&] {
+    return execSql(cluster().proxyConninfo(leader, false), "SELECT 7");
+  });
+  EXPECT_EQ(held.wait_for(1s), std::future_status::timeout) << "a client got through a PAUSE";
+  ASSERT_TRUE(console.exec("RESUME").ok);
+  auto r = held.get();
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.scalar(), "7");
+
+  // Only admin_users and stats_users may connect.
+  auto made = cluster().exec(leader, "DROP ROLE IF EXISTS outsider; CREATE ROLE outsider LOGIN");
+  ASSERT_TRUE(made.ok);
+  {
+    std::ofstream users(cluster().userlistPath(), std::ios::app);
+    users << "\"outsider\" \"outsider-pass\"\n";
+  }
+  ASSERT_TRUE(console.exec("RELOAD").ok);
+  auto outsider = execSql("host=127.0.0.1 port=" + std::to_string(n.proxy_rw) +
+                              " dbname=pgbouncer user=outsider password=outsider-pass "
+                              "sslmode=disable",
+                          "SHOW POOLS");
+  EXPECT_FALSE(outsider.ok);
+  EXPECT_NE(outsider.error.find("admin_users"), std::string::npos) << outsider.error;
 }
 
 TEST_F(HaClusterTest, ProxyForwardsCancelRequestsAcrossAgents) {

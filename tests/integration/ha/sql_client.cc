@@ -77,8 +77,11 @@ SqlResult SqlConnection::exec(const std::string& sql) {
     }
   } else {
     out.error = res ? trimmed(PQresultErrorMessage(res)) : error();
-    if (out.error.empty()) {
-      out.error = error();
+    // A FATAL error that arrived while the connection was idle is kept in the connection's
+    // message, not the result's.
+    std::string conn_error = error();
+    if (out.error.find(conn_error) == std::string::npos) {
+      out.error = conn_error + (out.error.empty() ? "" : "\n" + out.error);
     }
   }
   if (res) {
