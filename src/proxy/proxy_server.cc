@@ -129,6 +129,9 @@ void ProxyServer::stop() {
   threads_.clear();
   rw_acceptor_.reset();
   ro_acceptor_.reset();
+  // Queued clients' timers belong to the workers: drop the pools (and their queues) while the
+  // workers' io_contexts still exist.
+  ctx_->pools.clear();
   workers_.clear();  // destroys the sessions' coroutine frames and sockets
   crypto_.join();
 }
@@ -234,6 +237,9 @@ asio::awaitable<void> ProxyServer::janitor() {
 }
 
 void ProxyServer::updateRoutes(RouteTable table) {
+  if (stopping_) {
+    return;  // the sessions' threads are gone
+  }
   auto published = ctx_->routes.publish(std::move(table));
   if (!published) {
     return;

@@ -277,6 +277,12 @@ void PoolRegistry::setLimits(int max_size, milliseconds server_lifetime) {
   }
 }
 
+void PoolRegistry::clear() {
+  std::map<PoolKey, std::shared_ptr<ServerPool>> dropped;
+  std::lock_guard lock(mu_);
+  dropped.swap(pools_);
+}
+
 std::vector<std::shared_ptr<ServerPool>> PoolRegistry::all() const {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<ServerPool>> out;

@@ -135,6 +135,7 @@ class PoolRegistry {
   void setLimits(int max_size, std::chrono::milliseconds server_lifetime);
   std::shared_ptr<ServerPool> get(const PoolKey& key, const RouteTarget& target);
   std::vector<std::shared_ptr<ServerPool>> all() const;
+  void clear();  // at shutdown
   // Server connections lent out to clients, summed over the pools of `endpoint`.
   int lentTo(const std::string& endpoint) const;
   // Closes the idle connections of every pool whose server is not in `keep` (endpoints).
