@@ -255,7 +255,11 @@ void ProxyServer::updateRoutes(RouteTable table) {
   }
   ctx_->pools.closeIdleExcept(keep);
 
-  bool leader_changed = published->leader != last_leader_ && last_leader_.has_value();
+  // Only where writes go counts: a leader whose tags or lag figures changed is the same one.
+  auto where = [](const std::optional<RouteTarget>& t) {
+    return t ? t->member + "@" + t->endpoint() : std::string();
+  };
+  bool leader_changed = last_leader_.has_value() && where(published->leader) != where(last_leader_);
   if (leader_changed) {
     std::string reason = published->leader
                              ? "terminating connection because the primary moved from " +
