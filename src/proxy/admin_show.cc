@@ -150,31 +150,36 @@ ResultSet showPools(const ProxySnapshot& s) {
   return r;
 }
 
+// PgBouncer's columns of SHOW CLIENTS and SHOW SERVERS (the same for both), then Keel's.
+static std::vector<AdminColumn> connectionColumns() {
+  return {text("type"),
+          text("user"),
+          text("database"),
+          text("replication"),
+          text("state"),
+          text("addr"),
+          integer("port"),
+          text("local_addr"),
+          integer("local_port"),
+          text("connect_time"),
+          text("request_time"),
+          integer("wait"),
+          integer("wait_us"),
+          integer("close_needed"),
+          text("ptr"),
+          text("link"),
+          integer("remote_pid"),
+          text("tls"),
+          text("application_name"),
+          integer("prepared_statements"),
+          integer("id"),
+          text("server")};
+}
+
 ResultSet showClients(const ProxySnapshot& s) {
   ResultSet r;
-  r.columns = {text("type"),
-               text("user"),
-               text("database"),
-               text("replication"),
-               text("state"),
-               text("addr"),
-               integer("port"),
-               text("local_addr"),
-               integer("local_port"),
-               text("connect_time"),
-               text("request_time"),
-               integer("wait"),
-               integer("wait_us"),
-               integer("close_needed"),
-               text("ptr"),
-               text("link"),
-               integer("remote_pid"),
-               text("tls"),
-               text("application_name"),
-               integer("prepared_statements"),
-               integer("id"),
-               text("server"),
-               text("listener")};
+  r.columns = connectionColumns();
+  r.columns.push_back(text("listener"));
   for (const auto& c : s.clients) {
     const HostPort& local = c.listener == Listener::rw ? s.listen_rw : s.listen_ro;
     std::int64_t wait_us = 0;
@@ -212,28 +217,7 @@ ResultSet showClients(const ProxySnapshot& s) {
 
 ResultSet showServers(const ProxySnapshot& s) {
   ResultSet r;
-  r.columns = {text("type"),
-               text("user"),
-               text("database"),
-               text("replication"),
-               text("state"),
-               text("addr"),
-               integer("port"),
-               text("local_addr"),
-               integer("local_port"),
-               text("connect_time"),
-               text("request_time"),
-               integer("wait"),
-               integer("wait_us"),
-               integer("close_needed"),
-               text("ptr"),
-               text("link"),
-               integer("remote_pid"),
-               text("tls"),
-               text("application_name"),
-               integer("prepared_statements"),
-               integer("id"),
-               text("server")};
+  r.columns = connectionColumns();
   struct Row {
     std::uint64_t id;
     std::vector<AdminValue> values;

@@ -8,6 +8,7 @@
 #include "pgwire/message_builder.h"
 #include "pgwire/scram_server.h"
 #include "proxy/auth_query.h"
+#include "proxy/tls_context.h"
 
 namespace keel::proxy {
 namespace {
@@ -153,24 +154,6 @@ asio::awaitable<AuthOutcome> runMd5(ClientStream& stream, pgwire::FrameDecoder& 
   co_return serverSecretFrom(secret);
 }
 
-std::optional<std::string> verifiedCommonName(SSL* ssl) {
-  if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK) {
-    return std::nullopt;
-  }
-  X509* cert = SSL_get1_peer_certificate(ssl);
-  if (!cert) {
-    return std::nullopt;
-  }
-  std::optional<std::string> cn;
-  char buf[256];
-  int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
-  if (n > 0 && static_cast<std::size_t>(n) < sizeof buf) {
-    cn.emplace(buf, static_cast<std::size_t>(n));
-  }
-  X509_free(cert);
-  return cn;
-}
-
 }  // namespace
 
 asio::awaitable<AuthOutcome> authenticateClient(ClientStream& stream, pgwire::FrameDecoder& decoder,
@@ -195,7 +178,7 @@ asio::awaitable<AuthOutcome> authenticateClient(ClientStream& stream, pgwire::Fr
     co_return serverSecretFrom(secret);
   }
   if (method == "cert") {
-    auto cn = verifiedCommonName(stream.sslHandle());
+    auto cn = peerCertificateCommonName(stream.sslHandle());
     if (!cn) {
       co_return refuse(pgwire::sqlstate::kInvalidAuthorizationSpecification,
                        "certificate authentication failed for user \"" + user +
