@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,5 +38,7 @@ std::string percentDecode(std::string_view text, bool plus_is_space);
 
 // Largest request body the API accepts; larger bodies are answered with 413.
 inline constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
+// Largest request line plus headers; larger ones are answered with 431.
+inline constexpr std::uint32_t kMaxHeaderBytes = 16 * 1024;
 
 }  // namespace keel::api

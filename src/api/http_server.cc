@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -15,6 +14,8 @@
 #include <chrono>
 #include <map>
 
+#include "api/beast_request.h"
+
 namespace keel::api {
 
 namespace asio = boost::asio;
@@ -26,7 +27,6 @@ namespace {
 
 constexpr auto kReadTimeout = std::chrono::seconds(30);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
-constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
 
 std::string endpointText(const tcp::endpoint& ep) {
@@ -35,32 +35,6 @@ std::string endpointText(const tcp::endpoint& ep) {
     addr = "[" + addr + "]";
   }
   return addr + ":" + std::to_string(ep.port());
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-HttpRequest toRequest(const http::request<http::string_body>& req) {
-  HttpRequest out;
-  out.method = std::string(req.method_string());
-  std::transform(out.method.begin(), out.method.end(), out.method.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  auto [path, query] = parseTarget(req.target());
-  out.path = std::move(path);
-  out.query = std::move(query);
-  for (const auto& field : req) {
-    std::string name = lower(field.name_string());
-    auto [it, inserted] = out.headers.emplace(name, std::string(field.value()));
-    if (!inserted) {
-      it->second += ", " + std::string(field.value());
-    }
-  }
-  out.body = req.body();
-  return out;
 }
 
 http::response<http::string_body> toResponse(const HttpResponse& r, unsigned version,
@@ -151,7 +125,7 @@ asio::awaitable<void> HttpServer::State::serve(beast::tcp_stream& stream) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.header_limit(kHeaderLimit);
+    parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(kMaxBodyBytes);
     stream.expires_after(kReadTimeout);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kAsTuple);
@@ -178,7 +152,7 @@ asio::awaitable<void> HttpServer::State::serve(beast::tcp_stream& stream) {
         reply = HttpResponse{
             .status = 431,
             .content_type = "text/plain; charset=utf-8",
-            .body = "request headers exceed " + std::to_string(kHeaderLimit) + " bytes"};
+            .body = "request headers exceed " + std::to_string(kMaxHeaderBytes) + " bytes"};
       } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
                  ec != http::error::end_of_stream && ec != http::error::partial_message) {
         reply = HttpResponse{.status = 400,
@@ -196,7 +170,8 @@ asio::awaitable<void> HttpServer::State::serve(beast::tcp_stream& stream) {
     auto& req = parser.get();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
-    HttpResponse reply = co_await router.handle(toRequest(req));
+    HttpRequest request = fromBeastRequest(req);
+    HttpResponse reply = co_await router.handle(std::move(request));
     if (stopped) {
       co_return;
     }
