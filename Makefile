@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 KEEL := $(BUILD)/src/keel
 
 .PHONY: all deps build test unit integration sanitize demo bench-failover bench-proxy format format-check \
-	clean
+	clean fuzz fuzz-smoke
 
 all: build
 
@@ -36,6 +36,16 @@ sanitize: deps
 	  echo "sanitize: $$t"; \
 	  ASAN_OPTIONS=detect_leaks=1 $(SANITIZE_BUILD)/tests/unit/$$t --gtest_brief=1 || exit 1; \
 	done
+
+# libFuzzer targets for the input parsers (fuzz/, docs/reliability.md): a clang-14 build with
+# ASan and UBSan in build-fuzz, then each target for SECONDS against a scratch copy of its seed
+# corpus, one at a time; fails if any target crashes. fuzz-smoke: 60 s each, two at a time.
+SECONDS ?= 60
+fuzz: deps
+	@fuzz/run.sh --seconds $(SECONDS) --jobs 1
+
+fuzz-smoke: deps
+	@fuzz/run.sh --seconds 60 --jobs 2
 
 unit: build
 	@cd $(BUILD) && ctest -L unit -j$(JOBS) --output-on-failure

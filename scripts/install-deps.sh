@@ -10,6 +10,7 @@ packages=(
   postgresql-15 postgresql-client-15 postgresql-contrib
   etcd-server etcd-client
   iproute2 procps
+  clang-14 libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes: make fuzz (fuzz/)
 )
 if [ "${KEEL_BENCH:-0}" = 1 ]; then
   packages+=(patroni python3-etcd python3-dnspython python3-etcd3 python3-psycopg2)
