@@ -68,6 +68,44 @@ std::string quote(std::string_view text) {
   return out + "\"";
 }
 
+// The offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF), or npos when `text` is UTF-8 throughout.
+std::size_t invalidUtf8At(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    std::size_t extra = 0;
+    unsigned char lo = 0x80;  // range of the second byte
+    unsigned char hi = 0xbf;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    if (b >= 0xc2 && b <= 0xdf) {
+      extra = 1;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      extra = 2;
+      lo = b == 0xe0 ? 0xa0 : 0x80;
+      hi = b == 0xed ? 0x9f : 0xbf;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      extra = 3;
+      lo = b == 0xf0 ? 0x90 : 0x80;
+      hi = b == 0xf4 ? 0x8f : 0xbf;
+    } else {
+      return i;
+    }
+    if (text.size() - i <= extra)
+      return i;
+    for (std::size_t k = 1; k <= extra; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xbf))
+        return i;
+    }
+    i += extra + 1;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 std::string joinPath(const std::string& parent, std::string_view key) {
@@ -162,10 +200,24 @@ bool ConfigReader::mapping(const YAML::Node& node, const std::string& path,
   return true;
 }
 
+bool ConfigReader::utf8(const std::string& text, const std::string& path, bool key) {
+  const std::size_t at = invalidUtf8At(text);
+  if (at == std::string_view::npos)
+    return true;
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto byte = static_cast<unsigned char>(text[at]);
+  // The text itself is left out: its bytes are what cannot be shown.
+  problem(path, std::string("expected UTF-8 text") + ", got byte 0x" + kHex[byte >> 4] +
+                    kHex[byte & 0xf] + " at position " + std::to_string(at + 1) +
+                    (key ? " of a key" : "") +
+                    ", which is not UTF-8 there; save the file as UTF-8");
+  return false;
+}
+
 std::optional<std::string> ConfigReader::scalar(const YAML::Node& node, const std::string& path,
                                                 std::string_view expected) {
   if (node.IsScalar())
-    return node.Scalar();
+    return utf8(node.Scalar(), path) ? std::optional<std::string>(node.Scalar()) : std::nullopt;
   problem(path, "expected " + std::string(expected) + ", got " + describe(node));
   return std::nullopt;
 }
@@ -331,6 +383,10 @@ bool ConfigReader::textMap(const YAML::Node& map, const std::string& path, const
       continue;  // reported by mapping()
     const std::string& name = entry.first.Scalar();
     std::string entry_path = joinPath(field, name);
+    if (!utf8(name, field, true)) {
+      ok = false;
+      continue;
+    }
     if (!entry.second.IsScalar()) {
       problem(entry_path,
               "expected a single value (string, number or boolean), got " + describe(entry.second));
@@ -338,6 +394,10 @@ bool ConfigReader::textMap(const YAML::Node& map, const std::string& path, const
       continue;
     }
     std::string value = entry.second.Scalar();
+    if (!utf8(value, entry_path)) {
+      ok = false;
+      continue;
+    }
     // yaml-cpp tags plain scalars "?" and quoted ones "!": only an unquoted true/false is a
     // YAML boolean.
     if (bools_as_on_off && entry.second.Tag() == "?") {

@@ -32,6 +32,11 @@ class ConfigReader {
   // True when a problem was reported at `path` or below it; cross-field checks skip fields
   // that already failed, so one mistake yields one message.
   bool failed(std::string_view path) const;
+  // True when `text` (a value, or a key of the mapping at `path` when `key`) is well-formed
+  // UTF-8; else reports a problem at `path`. Every string the config keeps must be: it is
+  // published as JSON (member records, the REST API, `keel config validate`), which cannot
+  // carry other bytes.
+  bool utf8(const std::string& text, const std::string& path, bool key = false);
 
   // Checks that `node` is a mapping whose keys are unique strings from `allowed`; reports
   // each offender. Returns false (after reporting) when `node` is not a mapping at all.

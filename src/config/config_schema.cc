@@ -153,8 +153,11 @@ void readTags(ConfigReader& r, const YAML::Node& root, Tags& tags) {
     const std::string& key = entry.first.Scalar();
     if (key == "nofailover" || key == "failover_priority" || key == "noloadbalance")
       continue;
+    if (!r.utf8(key, path, true))
+      continue;
     if (entry.second.IsScalar()) {
-      tags.custom.emplace(key, entry.second.Scalar());
+      if (r.utf8(entry.second.Scalar(), joinPath(path, key)))
+        tags.custom.emplace(key, entry.second.Scalar());
     } else if (!entry.second.IsNull()) {
       r.problem(joinPath(path, key), "expected a single value (string, number or boolean), got " +
                                          describe(entry.second));

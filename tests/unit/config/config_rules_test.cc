@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "unit/config/config_test_util.h"
 
@@ -328,6 +329,41 @@ tags:
     lineFor(message, path);
   }
   EXPECT_EQ(std::count(message.begin(), message.end(), '\n') + 1, 10) << message;
+}
+
+// Found by fuzz/config_fuzzer.cc: a byte that is not UTF-8 (a Latin-1 file, a "\ud800" escape)
+// was kept, and printing the config as JSON (`keel config validate`, the member record with the
+// tags) threw.
+TEST(ConfigRules, TextMustBeUtf8) {
+  // Written out rather than through withField(): yaml-cpp's emitter would escape the bytes.
+  auto config = [](const std::string& scope, const std::string& postgresql,
+                   const std::string& rest) {
+    return "scope: " + scope + "\nname: node1\ndata_dir: /var/lib/keel\npostgresql:\n" +
+           postgresql +
+           "  authentication:\n    superuser: {password: a}\n    replication: {password: b}\n" +
+           rest;
+  };
+  expectProblem(config("demo",
+                       "  pg_hba: ['host all \xd6"
+                       "all 0/0 md5']\n",
+                       ""),
+                "postgresql.pg_hba[0]",
+                "expected UTF-8 text, got byte 0xd6 at position 10, which is not UTF-8 there; "
+                "save the file as UTF-8");
+  expectProblem(config("demo", "", "tags: {zone: \"\xff\"}\n"), "tags.zone",
+                "byte 0xff at position 1");
+  expectProblem(config("demo", "", "tags: {\"\xc0\x80\": a}\n"), "tags",
+                "byte 0xc0 at position 1 of a key");
+  expectProblem(config("demo", "  parameters: {search_path: \"\xe2\x82\"}\n", ""),
+                "postgresql.parameters.search_path", "byte 0xe2 at position 1");
+  expectProblem(config("demo", "  parameters: {\"a\xf4\x90\x80\x80\": 1}\n", ""),
+                "postgresql.parameters", "byte 0xf4 at position 2 of a key");
+
+  // Characters outside ASCII written as themselves are fine and print as JSON.
+  auto zurich = valid(config("demo", "", "tags: {zone: \"Z\xc3\xbcrich \xf0\x9f\x90\x98\"}\n"));
+  ASSERT_TRUE(zurich);
+  EXPECT_EQ(zurich->tags.custom.at("zone"), "Z\xc3\xbcrich \xf0\x9f\x90\x98");
+  EXPECT_NO_THROW((void)toJson(*zurich).dump());
 }
 
 TEST(ConfigRules, OneMistakeGivesOneMessage) {
