@@ -12,6 +12,7 @@
 #include "proxy/admin_console.h"
 #include "proxy/client_auth.h"
 #include "proxy/client_stream.h"
+#include "proxy/relay_io.h"
 
 namespace keel::proxy {
 namespace {
@@ -29,6 +30,8 @@ constexpr milliseconds kCloseLinger{1000};
 constexpr milliseconds kCancelTimeout{3000};
 // Messages above this size are relayed in parts instead of being buffered whole.
 constexpr std::uint32_t kStreamThreshold = 64 * 1024;
+// What the relay asks the decoders for per read.
+constexpr std::size_t kRelayReadSize = 16 * 1024;
 
 double epochNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -469,11 +472,37 @@ class Session {
 
   // --- relay ---
 
+  // Sends `size` bytes at `data` to a plain socket: at once when it takes them, without a trip
+  // through the scheduler, else the rest by async_write.
+  static asio::awaitable<bool> sendPlain(tcp::socket& socket, const char* data, std::size_t size) {
+    boost::system::error_code ec;
+    std::size_t done = writeNow(socket, data, size, ec);
+    if (ec) {
+      co_return false;
+    }
+    if (done == size) {
+      co_return true;
+    }
+    auto [wec, n] =
+        co_await asio::async_write(socket, asio::buffer(data + done, size - done), kNoThrow);
+    co_return !wec;
+  }
+
+  // Sends to the client: plain without suspending when possible, TLS by async_write.
+  asio::awaitable<bool> sendToClient(tcp::socket* plain, const char* data, std::size_t size) {
+    if (plain != nullptr) {
+      co_return co_await sendPlain(*plain, data, size);
+    }
+    auto [ec, n] = co_await stream_.async_write_all(asio::buffer(data, size), kNoThrow);
+    co_return !ec;
+  }
+
   // Forwards client bytes to the server until the client terminates or goes away.
   asio::awaitable<RelayEnd> clientToServer() {
     PoolStats& stats = pool_->stats();
+    tcp::socket& server = *server_socket_;
     while (true) {
-      auto space = client_dec_.prepare(16 * 1024);
+      auto space = client_dec_.prepare(kRelayReadSize);
       auto [ec, n] =
           co_await stream_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
@@ -511,22 +540,20 @@ class Session {
         }
         if (span != nullptr && span + span_len == f.raw.data()) {
           span_len += f.raw.size();
-        } else {
-          if (span_len > 0) {
-            auto [wec, wn] =
-                co_await asio::async_write(*server_socket_, asio::buffer(span, span_len), kNoThrow);
-            if (wec) {
-              co_return RelayEnd::server_gone;
-            }
-          }
-          span = f.raw.data();
-          span_len = f.raw.size();
+          continue;
         }
+        if (span_len > 0) {
+          bool sent = co_await sendPlain(server, span, span_len);
+          if (!sent) {
+            co_return RelayEnd::server_gone;
+          }
+        }
+        span = f.raw.data();
+        span_len = f.raw.size();
       }
       if (span_len > 0) {
-        auto [wec, wn] =
-            co_await asio::async_write(*server_socket_, asio::buffer(span, span_len), kNoThrow);
-        if (wec) {
+        bool sent = co_await sendPlain(server, span, span_len);
+        if (!sent) {
           co_return RelayEnd::server_gone;
         }
       }
@@ -539,8 +566,9 @@ class Session {
   // Forwards server bytes to the client, tracking transaction state.
   asio::awaitable<RelayEnd> serverToClient() {
     PoolStats& stats = pool_->stats();
+    tcp::socket* client = stream_.tls() ? nullptr : &stream_.socket();
     while (true) {
-      auto space = server_dec_.prepare(16 * 1024);
+      auto space = server_dec_.prepare(kRelayReadSize);
       auto [ec, n] = co_await server_socket_->async_read_some(
           asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
@@ -564,23 +592,22 @@ class Session {
         }
         if (span != nullptr && span + span_len == f.raw.data()) {
           span_len += f.raw.size();
-        } else {
-          if (span_len > 0) {
-            stats.bytes_sent += span_len;
-            auto [wec, wn] =
-                co_await stream_.async_write_all(asio::buffer(span, span_len), kNoThrow);
-            if (wec) {
-              co_return RelayEnd::client_gone;
-            }
-          }
-          span = f.raw.data();
-          span_len = f.raw.size();
+          continue;
         }
+        if (span_len > 0) {
+          stats.bytes_sent += span_len;
+          bool sent = co_await sendToClient(client, span, span_len);
+          if (!sent) {
+            co_return RelayEnd::client_gone;
+          }
+        }
+        span = f.raw.data();
+        span_len = f.raw.size();
       }
       if (span_len > 0) {
         stats.bytes_sent += span_len;
-        auto [wec, wn] = co_await stream_.async_write_all(asio::buffer(span, span_len), kNoThrow);
-        if (wec) {
+        bool sent = co_await sendToClient(client, span, span_len);
+        if (!sent) {
           co_return RelayEnd::client_gone;
         }
       }
@@ -628,6 +655,13 @@ class Session {
     using namespace asio::experimental::awaitable_operators;
     handle_->setServerSocket(&*server_socket_);
     server_dec_.setAuthenticated();
+    // The relay writes without waiting when the socket takes the bytes at once (sendPlain): the
+    // sockets must not block the worker.
+    boost::system::error_code ec;
+    server_socket_->non_blocking(true, ec);
+    if (!stream_.tls()) {
+      stream_.socket().non_blocking(true, ec);
+    }
     auto result = co_await (clientToServer() || serverToClient());
     handle_->setServerSocket(nullptr);
     RelayEnd end = std::visit([](RelayEnd e) { return e; }, result);
