@@ -35,9 +35,10 @@ Result<nlohmann::json, BodyErrc> parseObjectBody(const std::string& body, bool o
   nlohmann::json parsed;
   try {
     parsed = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 5: ...";
-    // the bracketed id means nothing to a user.
+  } catch (const nlohmann::json::exception& e) {
+    // Mostly parse_error; out_of_range for a number beyond a double ("1E400"). e.what() reads
+    // "[json.exception.parse_error.101] parse error at line 1, column 5: ..."; the bracketed id
+    // means nothing to a user.
     std::string what = e.what();
     if (auto close = what.find("] ");
         what.rfind("[json.exception", 0) == 0 && close != std::string::npos) {

@@ -87,6 +87,19 @@ TEST_F(OperationsTest, MalformedJsonNamesPositionAndShape) {
   EXPECT_TRUE(backend.calls.empty());
 }
 
+// Found by fuzz/api_fuzzer.cc: nlohmann reports a number too large for a double as
+// out_of_range, not parse_error, and the handler let it escape as a 500.
+TEST_F(OperationsTest, NumberTooLargeIsMalformedJson) {
+  HttpRequest patch = request("PATCH", "/config", R"({"maximum_lag_on_failover": 10E4857})");
+  auto r = call(router, std::move(patch));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("not valid JSON (number overflow parsing '10E4857')"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(r.body.find("json.exception"), std::string::npos) << r.body;
+  EXPECT_EQ(post("/switchover", R"({"leader": -1e400})").status, 400);
+  EXPECT_TRUE(backend.calls.empty());
+}
+
 TEST_F(OperationsTest, NonObjectBodyIs400) {
   auto r = post("/failover", R"(["node2"])");
   EXPECT_EQ(r.status, 400);
