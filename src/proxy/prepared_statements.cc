@@ -127,7 +127,7 @@ ClientStatements::Map ClientStatements::takeAll() {
   return taken;
 }
 
-void ClientStatements::restoreAll(Map statements) {
+void ClientStatements::restoreAll(Map&& statements) {
   for (auto& [name, statement] : statements) {
     map_.try_emplace(name, std::move(statement));
   }

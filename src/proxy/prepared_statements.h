@@ -131,7 +131,7 @@ class ClientStatements {
   // Removes every statement and returns them (DEALLOCATE ALL, DISCARD ALL).
   Map takeAll();
   // Puts back statements taken by takeAll(), keeping any added since under the same name.
-  void restoreAll(Map statements);
+  void restoreAll(Map&& statements);
   // Renames every statement to the one `names` has for its definition (the client moved to
   // another pool).
   void reintern(StatementNames& names);
