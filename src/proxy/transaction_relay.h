@@ -68,7 +68,9 @@ struct TransactionRelayCounters {
 // Limits, by design: messages the client pipelines behind an error it has not seen yet were
 // rewritten assuming the earlier messages succeed; if the server skipped a Parse that Keel
 // injected or sent, such later batches may get 26000 for that statement (the same as PostgreSQL
-// gives when the client's own Parse was skipped). Statement names are case-sensitive and not
+// gives when the client's own Parse was skipped). A `DEALLOCATE name` sent through the extended
+// protocol (as a Parse/Bind/Execute) is not intercepted: the server answers 26000 for a client's
+// name. Statement names are case-sensitive and not
 // truncated to 63 bytes as PostgreSQL does. Terminate and startup-phase frames are the session's
 // business; if fed, they go through without an entry.
 //
