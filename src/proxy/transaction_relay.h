@@ -70,9 +70,9 @@ struct TransactionRelayCounters {
 // injected or sent, such later batches may get 26000 for that statement (the same as PostgreSQL
 // gives when the client's own Parse was skipped). A `DEALLOCATE name` sent through the extended
 // protocol (as a Parse/Bind/Execute) is not intercepted: the server answers 26000 for a client's
-// name. Statement names are case-sensitive and not
-// truncated to 63 bytes as PostgreSQL does. Terminate and startup-phase frames are the session's
-// business; if fed, they go through without an entry.
+// name. Statement names are case-sensitive and not truncated to 63 bytes as PostgreSQL does.
+// Terminate and startup-phase frames are the session's business; if fed, they go through without
+// an entry.
 //
 // Driving it: to_client of fromClient() and of fromServer() is one stream, in call order. Keel's
 // own responses can come out of fromClient() (a Parse or Close answered while nothing is
