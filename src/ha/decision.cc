@@ -299,6 +299,23 @@ Decision decide(const DecisionInput& in) {
                 "cannot vouch for the leader lease (no successful renewal within ttl - "
                 "fence_margin): stopping PostgreSQL before the lease can expire");
   }
+  if (l.pg_unresponsive) {
+    auto waited =
+        l.pg_unresponsive_since ? in.now - *l.pg_unresponsive_since : SteadyTime::duration::zero();
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(waited).count();
+    bool leader = holdsLeaderLock(in);
+    if (leader && waited >= in.unresponsive_grace) {
+      return make(Action::fence, "PostgreSQL has not answered queries for " +
+                                     std::to_string(seconds) +
+                                     " s while this member holds the leader lock: stopping it");
+    }
+    // Starting it (it runs), promoting or comparing it (it does not answer) cannot work yet.
+    // A primary among them stays guarded by the lease watchdog meanwhile.
+    return make(Action::none,
+                "PostgreSQL runs but has not answered queries for " + std::to_string(seconds) +
+                    " s (overloaded, or busy starting, stopping or recovering); waiting for it",
+                leader ? Decision::Role::leader : Decision::Role::none);
+  }
   if (v.initialize && !v.initialize->empty() && l.system_identifier != 0 &&
       std::to_string(l.system_identifier) != *v.initialize) {
     return make(Action::refuse,

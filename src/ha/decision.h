@@ -21,8 +21,12 @@ struct LocalState {
   std::string name;
   bool data_initialized = false;  // a PostgreSQL data directory exists
   bool pg_running = false;        // the postmaster accepts connections
-  bool in_recovery = true;        // running as a standby (meaningful when pg_running)
-  bool fenced = false;            // this agent killed PostgreSQL to fence itself
+  // The postmaster process runs but does not answer queries (overloaded, or busy starting,
+  // stopping or recovering): nothing can be started, compared or promoted until it does.
+  bool pg_unresponsive = false;
+  std::optional<SteadyTime> pg_unresponsive_since;  // when it stopped answering
+  bool in_recovery = true;  // running as a standby (meaningful when pg_running)
+  bool fenced = false;      // this agent killed PostgreSQL to fence itself
   // Stopped data directory that was last a primary (pg_controldata "in production" or
   // "shut down"): it must not start as a standby without a rewind check.
   bool stopped_as_primary = false;
@@ -62,6 +66,8 @@ struct DecisionInput {
   // A failover request naming another candidate is honoured this long before the others fall
   // back to a normal election (the candidate may have died).
   std::chrono::milliseconds failover_candidate_grace{10000};
+  // How long the leader waits for its PostgreSQL to answer again before it stops it.
+  std::chrono::milliseconds unresponsive_grace{30000};
 };
 
 enum class Action {

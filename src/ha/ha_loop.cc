@@ -160,6 +160,8 @@ LocalState HaLoop::localState(const LocalObservation& obs) const {
   // A postmaster that does not answer queries cannot be compared or promoted: treat it as not
   // running for decisions (it is still fenced by the watchdog if it was a primary).
   l.pg_running = obs.running && obs.status.has_value();
+  l.pg_unresponsive = obs.running && !obs.status.has_value();
+  l.pg_unresponsive_since = unresponsive_since_;
   if (obs.status) {
     l.in_recovery = obs.status->in_recovery;
     l.wal_position = obs.status->wal_position();
@@ -212,6 +214,13 @@ asio::awaitable<void> HaLoop::cycle() {
     last_obs_ = obs;
     last_loop_epoch_ = wallClockSeconds();
     co_return;
+  }
+  if (obs.running && !obs.status) {
+    if (!unresponsive_since_) {
+      unresponsive_since_ = clock_.now();
+    }
+  } else {
+    unresponsive_since_.reset();
   }
   LocalState local = localState(obs);
   lease_.setPaused(view->paused());

@@ -125,6 +125,8 @@ class HaLoop {
   // start_primary). A writable PostgreSQL under any other lease is one whose lock this agent
   // cannot vouch for (left over from an earlier run): it is fenced at once.
   std::int64_t primary_lease_ = 0;
+  // Since when the postmaster has been running without answering queries (control thread).
+  std::optional<SteadyTime> unresponsive_since_;
   void markPrimary();
   std::string last_reason_;
   std::string last_seen_leader_;  // for history: who led before a change

@@ -182,6 +182,46 @@ TEST(DecisionElectionTest, EligibilityAndTieBreaking) {
   });
 }
 
+// PostgreSQL that runs but does not answer (the machine is overloaded, or it is still starting
+// or recovering) must not be started a second time, or killed as if it were down.
+TEST(DecisionLeaderTest, UnresponsivePostgresIsWaitedForThenStoppedOnTheLeader) {
+  auto unresponsive = [](Scenario& s, std::chrono::milliseconds since) {
+    s.localIsStopped();
+    s.local.pg_unresponsive = true;
+    s.local.pg_unresponsive_since = s.now - since;
+  };
+  runTable({
+      {"leader, PostgreSQL silent for 5 s: wait, keeping the lock",
+       [&](Scenario& s) {
+         s.leaderIs("b");
+         unresponsive(s, std::chrono::seconds(5));
+       },
+       Action::none, "", "runs but has not answered queries for 5 s"},
+      {"leader, PostgreSQL silent past the grace: stop it",
+       [&](Scenario& s) {
+         s.leaderIs("b");
+         unresponsive(s, std::chrono::seconds(31));
+       },
+       Action::fence, "", "has not answered queries for 31 s"},
+      {"replica, PostgreSQL silent for long: wait, never start a second postmaster",
+       [&](Scenario& s) {
+         s.leaderIs("a").member(primaryRecord("a", 2000));
+         unresponsive(s, std::chrono::seconds(120));
+       },
+       Action::none, "", "waiting for it"},
+      {"no leader, PostgreSQL silent: wait instead of starting it read-only",
+       [&](Scenario& s) {
+         leaderGone(s, "b", 100, 300, 200);
+         unresponsive(s, std::chrono::seconds(1));
+       },
+       Action::none, "", "waiting for it"},
+  });
+  Scenario s;
+  s.leaderIs("b");
+  unresponsive(s, std::chrono::seconds(1));
+  EXPECT_EQ(s.decide().role, Role::leader);
+}
+
 TEST(DecisionLeaderTest, LeaderPaths) {
   runTable({
       {"holding the lock, PostgreSQL stopped: start it as primary",
