@@ -272,11 +272,15 @@ asio::awaitable<void> HaLoop::cycle() {
   if (d.action != Action::none) {
     obs = co_await observe();
   }
-  // The watchdog guards whatever is writable now, lock or not.
+  // The watchdog guards whatever is writable now, lock or not. A postmaster that runs but did
+  // not answer is whatever it was before: a primary stays guarded, and stays this agent's
+  // primary (else it would be fenced as a stranger the moment it answers again).
   bool writable = obs.status && !obs.status->in_recovery;
-  lease_.setServingPrimary(writable);
-  if (!writable)
-    primary_lease_ = 0;
+  if (!obs.running || obs.status) {
+    lease_.setServingPrimary(writable);
+    if (!writable)
+      primary_lease_ = 0;
+  }
   if (obs.running) {
     std::lock_guard lock(mu_);
     fenced_ = false;

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "common/child_process.h"
 #include "integration/ha/ha_test_fixture.h"
@@ -205,6 +206,33 @@ void expectNoFailoverWhileEtcdStopped(KeelCluster& kc, const std::string& victim
   EXPECT_EQ(log.find("fencing:"), std::string::npos)
       << "the leader fenced itself while " << victim << "'s etcd was stopped:\n"
       << testsupport::fileTail(kc.node(leader).log_path, 40);
+}
+
+// A primary that stops answering for a while (here its postmaster is frozen, so new connections
+// hang; under heavy load they time out the same way) is waited for: the agent neither starts a
+// second postmaster nor fences the first one when it answers again.
+TEST_F(HaClusterTest, AnUnresponsiveLeaderPostgresIsWaitedForNotRestarted) {
+  KeelCluster& kc = cluster();
+  std::string leader = kc.leader();
+  ASSERT_FALSE(leader.empty());
+  pid_t pm = kc.postmasterPid(leader);
+  ASSERT_GT(pm, 0);
+  std::size_t log_offset = fileSize(kc.node(leader).log_path);
+  ASSERT_EQ(kill(pm, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { kill(pid, SIGCONT); }
+  } resume{pm};
+  std::this_thread::sleep_for(6s);
+  ASSERT_EQ(kill(pm, SIGCONT), 0);
+  std::string why;
+  EXPECT_TRUE(kc.waitHealthy(60s, &why)) << why;
+  EXPECT_EQ(kc.leader(), leader);
+  EXPECT_EQ(kc.postmasterPid(leader), pm) << "PostgreSQL was restarted";
+  auto log = readFrom(kc.node(leader).log_path, log_offset);
+  EXPECT_NE(log.find("has not answered queries"), std::string::npos) << log;
+  EXPECT_EQ(log.find("fencing:"), std::string::npos) << log;
+  EXPECT_EQ(log.find("starting PostgreSQL as primary failed"), std::string::npos) << log;
 }
 
 TEST_F(HaClusterTest, LosingOneEtcdMemberCausesNoFailover) {
