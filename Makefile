@@ -19,16 +19,20 @@ build: deps
 
 # Unit tests in parallel, then integration tests one at a time (each starts real PostgreSQL and
 # etcd processes; two at once on two cores would only make both slower).
+# Then a 60-second libFuzzer run of each parser target (fuzz-smoke).
 test: build format-check
 	@cd $(BUILD) && ctest -L unit -j$(JOBS) --output-on-failure --timeout 120
 	@$(MAKE) --no-print-directory sanitize
 	@cd $(BUILD) && ctest -L integration --output-on-failure --timeout 600
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 # The unit tests of the code that parses untrusted input (the wire protocol, SCRAM, config
-# files) and of the HA decision core, built with ASan and UBSan (the seeded split-brain
-# simulation is left out: it takes minutes under ASan and parses nothing).
+# files, the transaction-pooling relay) and of the HA decision core, built with ASan and UBSan
+# (the seeded split-brain simulation is left out: it takes minutes under ASan and parses
+# nothing).
 SANITIZE_BUILD ?= build-asan
-SANITIZE_TESTS := pgwire/pgwire_test config/config_test ha/ha_decision_test common/common_test
+SANITIZE_TESTS := pgwire/pgwire_test config/config_test ha/ha_decision_test common/common_test \
+	proxy/proxy_tx_test
 sanitize: deps
 	@cmake -S . -B $(SANITIZE_BUILD) -DKEEL_SANITIZE=ON -DKEEL_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(SANITIZE_BUILD) -j$(JOBS) --target $(notdir $(SANITIZE_TESTS))
