@@ -12,6 +12,7 @@ packages=(
   iproute2 procps
   clang-14 libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes: make fuzz (fuzz/)
   python3-psycopg  # the multi-host fault harness (tests/hosts/)
+  postgresql-server-dev-15  # headers for keel_fence.so (src/pgext/)
 )
 if [ "${KEEL_BENCH:-0}" = 1 ]; then
   packages+=(patroni python3-etcd python3-dnspython python3-etcd3 python3-psycopg2)
