@@ -26,6 +26,8 @@
 #include "ha/ha_loop.h"
 #include "ha/peer_prober.h"
 #include "ha/raft_leader_placement.h"
+#include "pg/fence_deadline.h"
+#include "pg/pg_files.h"
 #include "pg/postgres.h"
 #include "proxy/proxy_metrics.h"
 #include "proxy/proxy_server.h"
@@ -105,7 +107,27 @@ int runAgent(const std::string& path) {
   auto postgres = pg::makePostgres(config);
   ha::HttpPeerProber prober;
   SteadyClock clock;
+  // In-server fencing (keel_fence): the deadline file PostgreSQL checks at every writing commit.
+  // Declared before the loop, whose lease keeper writes to it.
+  const pg::PgPaths pg_paths = pg::pathsFor(config->postgresql.data_dir);
+  std::unique_ptr<pg::FenceDeadlineFile> fence_deadline;
+  if (pg_paths.fence_library.empty()) {
+    spdlog::warn(
+        "keel_fence.so is not next to the keel binary: PostgreSQL cannot refuse writes by itself "
+        "when this agent is frozen past its lease (install keel_fence.so beside keel)");
+  } else {
+    auto opened = pg::FenceDeadlineFile::open(pg_paths.fence_deadline_file);
+    if (!opened) {
+      spdlog::critical("{}", opened.message());
+      return kExitFailure;
+    }
+    fence_deadline = std::move(*opened);
+  }
   ha::HaLoop loop(config, dcs, *postgres, prober, clock);
+  if (fence_deadline) {
+    loop.setFenceDeadlineSink(
+        [file = fence_deadline.get()](std::int64_t deadline) { file->store(deadline); });
+  }
   ha::AgentBackend backend(loop);
   std::optional<api::Credentials> credentials;
   if (config->restapi.authentication) {

@@ -61,6 +61,10 @@ class HaLoop {
   // Called on the control-plane thread with every cluster view the loop reads from the DCS
   // (each cycle, and at once when the watch sees a change); the proxy's routes follow it.
   // Set before run().
+  // See LeaseKeeper::setDeadlineSink. Before run().
+  void setFenceDeadlineSink(std::function<void(std::int64_t)> sink) {
+    lease_.setDeadlineSink(std::move(sink));
+  }
   void setViewObserver(std::function<void(const ClusterView&)> observer) {
     view_observer_ = std::move(observer);
   }

@@ -27,8 +27,36 @@ bool LeaseKeeper::servingPrimary() const {
 }
 
 void LeaseKeeper::setPaused(bool paused) {
-  std::lock_guard lock(mu_);
-  paused_ = paused;
+  {
+    std::lock_guard lock(mu_);
+    if (paused_ == paused) {
+      return;
+    }
+    paused_ = paused;
+  }
+  publishDeadline();
+}
+
+void LeaseKeeper::setDeadlineSink(std::function<void(std::int64_t)> sink) {
+  deadline_sink_ = std::move(sink);
+}
+
+void LeaseKeeper::publishDeadline() {
+  if (!deadline_sink_) {
+    return;
+  }
+  std::int64_t value = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (paused_) {
+      value = INT64_MAX;
+    } else if (state_.lease != 0 && state_.last_renewal_sent) {
+      value = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  (*state_.last_renewal_sent + ttl_ - fence_margin_).time_since_epoch())
+                  .count();
+    }
+  }
+  deadline_sink_(value);
 }
 
 boost::asio::awaitable<void> LeaseKeeper::renewOnce() {
@@ -78,6 +106,7 @@ boost::asio::awaitable<void> LeaseKeeper::runRenewals() {
   while (!stopping_) {
     SteadyTime started = clock_.now();
     co_await renewOnce();
+    publishDeadline();
     auto spent = clock_.now() - started;
     // A failed renewal is retried sooner: the fence deadline does not wait.
     auto next = state().last_error.empty() ? period : period / 2;
@@ -116,6 +145,7 @@ boost::asio::awaitable<void> LeaseKeeper::revoke() {
     state_.lease = 0;
     state_.last_renewal_sent.reset();
   }
+  publishDeadline();
   if (lease != 0) {
     auto r = co_await dcs_.revokeLease(lease);
     if (!r)

@@ -43,15 +43,22 @@ class LeaseKeeper {
   void setPaused(bool paused);
   // Revokes the lease (clean shutdown: the leader key goes at once, no one waits for the TTL).
   boost::asio::awaitable<void> revoke();
+  // Gets, after every renewal attempt and every pause change, the time until which PostgreSQL
+  // may commit writes: the watchdog's deadline (last renewal sent + ttl - fence_margin) as
+  // nanoseconds of the steady clock, 0 without a lease, INT64_MAX while paused. The agent hands
+  // it to keel_fence (pg/fence_deadline.h), which enforces it even while the agent is frozen.
+  void setDeadlineSink(std::function<void(std::int64_t)> sink);
 
  private:
   boost::asio::awaitable<void> renewOnce();
+  void publishDeadline();
 
   dcs::Dcs& dcs_;
   const Clock& clock_;
   std::chrono::milliseconds ttl_;
   std::chrono::milliseconds fence_margin_;
   std::function<void(std::string)> fence_;
+  std::function<void(std::int64_t)> deadline_sink_;  // set before the loops start
   mutable std::mutex mu_;
   State state_;
   bool serving_primary_ = false;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "pg/fence_deadline.h"
 #include "pg/quoting.h"
 
 namespace keel::pg {
@@ -59,12 +60,15 @@ PgPaths pathsFor(const std::string& data_dir) {
   p.base_dir = parent.empty() ? "." : parent;
   p.socket_dir = p.base_dir + "/run";
   p.log_file = p.base_dir + "/postgresql.log";
+  p.fence_deadline_file = p.base_dir + "/fence.deadline";
+  p.fence_library = fenceLibraryNextToExecutable();
   return p;
 }
 
 PgResult<std::string> renderKeelConf(const PostgresConfig& pg, const std::string& member_name,
                                      const std::string& socket_dir,
-                                     const std::optional<UpstreamSettings>& upstream) {
+                                     const std::optional<UpstreamSettings>& upstream,
+                                     const FenceSettings& fence) {
   static const std::vector<std::pair<std::string, std::string>> kDefaults = {
       {"wal_level", "replica"},
       {"hot_standby", "on"},
@@ -99,10 +103,22 @@ PgResult<std::string> renderKeelConf(const PostgresConfig& pg, const std::string
       out << name << " = " << quoteConfString(value) << "\n";
     }
   }
+  const bool fenced = !fence.library.empty() && !fence.deadline_file.empty();
   for (const auto& [name, value] : user) {
-    if (!isManaged(name)) {
+    if (!isManaged(name) && !(fenced && name == "shared_preload_libraries")) {
       out << name << " = " << quoteConfString(value) << "\n";
     }
+  }
+  if (fenced) {
+    std::string preload =
+        user.count("shared_preload_libraries") ? user["shared_preload_libraries"] : std::string();
+    while (!preload.empty() && (preload.back() == ' ' || preload.back() == ',')) {
+      preload.pop_back();
+    }
+    // A list element in double quotes may hold any path (PostgreSQL's SplitDirectoriesString).
+    preload += (preload.empty() ? "" : ", ") + std::string("\"") + fence.library + "\"";
+    out << "shared_preload_libraries = " << quoteConfString(preload) << "\n";
+    out << "keel.fence_deadline_file = " << quoteConfString(fence.deadline_file) << "\n";
   }
   if (upstream) {
     std::string conninfo = renderConninfo({
@@ -334,7 +350,8 @@ PgResult<void> writeManagedConfig(const PgPaths& paths, const PostgresConfig& pg
   if (auto r = makeOwnedDirectory(paths.socket_dir, 0700, owner); !r) {
     return r;
   }
-  auto keel_conf = renderKeelConf(pg, member_name, paths.socket_dir, upstream);
+  auto keel_conf = renderKeelConf(pg, member_name, paths.socket_dir, upstream,
+                                  FenceSettings{paths.fence_library, paths.fence_deadline_file});
   if (!keel_conf) {
     return keel_conf.failure();
   }

@@ -21,6 +21,10 @@ struct PgPaths {
   std::string base_dir;  // parent of data_dir
   std::string socket_dir;
   std::string log_file;
+  // keel_fence (fence_deadline.h): the deadline file the agent maps, and the module PostgreSQL
+  // preloads ("" when keel_fence.so is not next to the keel binary: no in-server fencing).
+  std::string fence_deadline_file;
+  std::string fence_library;
   std::string keel_conf() const { return data_dir + "/keel.conf"; }
   std::string postgresql_conf() const { return data_dir + "/postgresql.conf"; }
   std::string hba_conf() const { return data_dir + "/pg_hba.conf"; }
@@ -38,13 +42,21 @@ struct UpstreamSettings {
 
 inline constexpr std::string_view kKeelInclude = "include_if_exists = 'keel.conf'";
 
+// In-server fencing: the module to preload and the deadline file it checks ("" for neither).
+struct FenceSettings {
+  std::string library;
+  std::string deadline_file;
+};
+
 // keel.conf: listen address, port, socket directory, Keel's replication defaults (unless the
 // user set them), the user's parameters, and for a standby primary_conninfo (replication
 // credentials, application_name = member name), primary_slot_name and
-// recovery_target_timeline. Pure. Fails (refused) on an invalid parameter name.
+// recovery_target_timeline; with `fence`, keel_fence in shared_preload_libraries (after the
+// user's libraries) and its deadline file. Pure. Fails (refused) on an invalid parameter name.
 PgResult<std::string> renderKeelConf(const PostgresConfig& pg, const std::string& member_name,
                                      const std::string& socket_dir,
-                                     const std::optional<UpstreamSettings>& upstream);
+                                     const std::optional<UpstreamSettings>& upstream,
+                                     const FenceSettings& fence = {});
 
 // pg_hba.conf: `local all all trust` (the socket directory is private to the PostgreSQL user,
 // so this grants nothing that owning the data directory does not), the user's lines, then

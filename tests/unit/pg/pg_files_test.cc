@@ -1,6 +1,12 @@
 #include "pg/pg_files.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "pg/fence_deadline.h"
 
 namespace keel::pg {
 namespace {
@@ -55,6 +61,54 @@ TEST(PgFilesTest, KeelConfUserParametersOverrideDefaultsAndAreQuoted) {
   EXPECT_TRUE(contains(*conf, "shared_buffers = '256MB'\n"));
   EXPECT_TRUE(contains(*conf, "search_path = '\"$user\", ''public'''\n"));
   EXPECT_FALSE(contains(*conf, "9999"));
+}
+
+TEST(PgFilesTest, KeelConfPreloadsKeelFenceAfterTheUsersLibraries) {
+  const FenceSettings fence{"/opt/keel bin/keel_fence.so", "/var/lib/keel/fence.deadline"};
+  auto alone = renderKeelConf(sampleConfig(), "node1", "/run", std::nullopt, fence);
+  ASSERT_TRUE(alone.ok()) << alone.message();
+  EXPECT_TRUE(contains(*alone, "shared_preload_libraries = '\"/opt/keel bin/keel_fence.so\"'\n"))
+      << *alone;
+  EXPECT_TRUE(contains(*alone, "keel.fence_deadline_file = '/var/lib/keel/fence.deadline'\n"));
+
+  PostgresConfig pg = sampleConfig();
+  pg.parameters = {{"shared_preload_libraries", "pg_stat_statements, auto_explain,"}};
+  auto both = renderKeelConf(pg, "node1", "/run", std::nullopt, fence);
+  ASSERT_TRUE(both.ok()) << both.message();
+  EXPECT_TRUE(contains(*both,
+                       "shared_preload_libraries = 'pg_stat_statements, auto_explain, "
+                       "\"/opt/keel bin/keel_fence.so\"'\n"))
+      << *both;
+  EXPECT_EQ(both->find("shared_preload_libraries"), both->rfind("shared_preload_libraries"))
+      << "written once";
+
+  auto without = renderKeelConf(pg, "node1", "/run", std::nullopt);
+  ASSERT_TRUE(without.ok());
+  EXPECT_TRUE(contains(*without, "shared_preload_libraries = 'pg_stat_statements, auto_explain,'"));
+  EXPECT_FALSE(contains(*without, "keel.fence_deadline_file"));
+}
+
+TEST(PgFilesTest, FenceDeadlineFileIsSharedAndStartsRefusing) {
+  char dir[] = "/tmp/keel-fence-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/fence.deadline";
+  auto file = FenceDeadlineFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.message();
+  EXPECT_EQ((*file)->load(), 0) << "no lease granted yet: PostgreSQL must refuse writes";
+  (*file)->store(123456789);
+  // What a PostgreSQL backend reads through its own read-only mapping: the same 8 bytes.
+  std::int64_t seen = -1;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(std::fread(&seen, sizeof seen, 1, f), 1u);
+  std::fclose(f);
+  EXPECT_EQ(seen, 123456789);
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u) << "the PostgreSQL user must be able to read it";
+  file->reset();
+  std::remove(path.c_str());
+  rmdir(dir);
 }
 
 TEST(PgFilesTest, KeelConfRejectsBadParameterName) {
