@@ -16,7 +16,12 @@ import shutil
 import signal
 import subprocess
 import time
+import sys
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                                "lib"))
+from keelbench import children, pid_alive  # noqa: E402
 
 SUBNET = "198.18.0"
 BRIDGE_ADDRESS = f"{SUBNET}.1"
@@ -39,34 +44,12 @@ def ip(*args, check=True):
     return r
 
 
-def pid_alive(pid):
+def comm(pid):
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
     except OSError:
-        return False
-
-
-def children(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                text = f.read()
-        except OSError:
-            continue
-        rest = text.rsplit(")", 1)[1].split()
-        if int(rest[1]) == pid:
-            out.append((int(entry), text[text.index("(") + 1:text.rindex(")")]))
-    return out
+        return ""
 
 
 class Network:
@@ -204,10 +187,7 @@ class Host:
         agent = self.agent_pid()
         if not agent:
             return None
-        for pid, name in children(agent):
-            if name == "etcd":
-                return pid
-        return None
+        return next((pid for pid in children(agent) if comm(pid) == "etcd"), None)
 
     def api(self, path, timeout=1.0):
         try:
