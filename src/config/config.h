@@ -141,7 +141,13 @@ struct ProxyConfig {
   HostPort listen_ro{"127.0.0.1", 6433};  // routes to replicas within max_lag
   HostPort connect_address;               // where other agents reach listen_rw; default: it
   int workers = 0;                        // proxy threads; 0 = the number of cores
+  // "session": a client holds one server connection for its whole session; "transaction": one
+  // per transaction. Applies to client sessions that start after a reload.
   std::string pool_mode = "session";
+  // Transaction mode: named prepared statements one client may hold at once.
+  int max_prepared_statements = 200;
+  // Transaction mode: prepared statements Keel keeps on one server connection (LRU).
+  int server_prepared_statements = 100;
   int max_client_conn = 1000;
   int default_pool_size = 20;  // server connections per (database, user, node)
   int min_pool_size = 0;

@@ -83,6 +83,8 @@ nlohmann::json toJson(const Config& config) {
       {"connect_address", optionalAddress(p.connect_address)},
       {"workers", p.workers},
       {"pool_mode", p.pool_mode},
+      {"max_prepared_statements", p.max_prepared_statements},
+      {"server_prepared_statements", p.server_prepared_statements},
       {"max_client_conn", p.max_client_conn},
       {"default_pool_size", p.default_pool_size},
       {"min_pool_size", p.min_pool_size},

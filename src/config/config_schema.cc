@@ -204,6 +204,8 @@ void readProxy(ConfigReader& r, const YAML::Node& root, ProxyConfig& p) {
                          "connect_address",
                          "workers",
                          "pool_mode",
+                         "max_prepared_statements",
+                         "server_prepared_statements",
                          "max_client_conn",
                          "default_pool_size",
                          "min_pool_size",
@@ -234,6 +236,8 @@ void readProxy(ConfigReader& r, const YAML::Node& root, ProxyConfig& p) {
   r.hostPort(*node, path, "connect_address", p.connect_address);
   r.integer(*node, path, "workers", 0, 256, p.workers);
   r.text(*node, path, "pool_mode", p.pool_mode);
+  r.integer(*node, path, "max_prepared_statements", 1, 100000, p.max_prepared_statements);
+  r.integer(*node, path, "server_prepared_statements", 1, 100000, p.server_prepared_statements);
   r.integer(*node, path, "max_client_conn", 1, 1000000, p.max_client_conn);
   r.integer(*node, path, "default_pool_size", 1, 100000, p.default_pool_size);
   r.integer(*node, path, "min_pool_size", 0, 100000, p.min_pool_size);

@@ -279,11 +279,7 @@ void requireOneOf(ConfigReader& r, const std::string& path, const std::string& v
 void validateProxy(ConfigReader& r, ProxyConfig& p) {
   if (!p.enabled)
     return;
-  if (!r.failed("proxy.pool_mode") && p.pool_mode != "session") {
-    r.problem("proxy.pool_mode",
-              "expected \"session\" (the only pool mode this version of Keel has), got " +
-                  quoted(p.pool_mode));
-  }
+  requireOneOf(r, "proxy.pool_mode", p.pool_mode, {"session", "transaction"});
   if (!r.failed("proxy.min_pool_size") && !r.failed("proxy.default_pool_size") &&
       p.min_pool_size > p.default_pool_size) {
     r.problem("proxy.min_pool_size", "expected at most proxy.default_pool_size (" +

@@ -106,7 +106,15 @@ TEST(ConfigRules, Postgresql) {
 
 TEST(ConfigRules, Proxy) {
   expectProblem(withField("proxy.pool_mode", "statement"), "proxy.pool_mode",
-                "expected \"session\"");
+                "expected one of session, transaction, got \"statement\"");
+  expectProblem(withField("proxy.max_prepared_statements", "0"), "proxy.max_prepared_statements");
+  expectProblem(withField("proxy.server_prepared_statements", "-3"),
+                "proxy.server_prepared_statements");
+  auto transaction = loadConfigString(withField("proxy.pool_mode", "transaction"), "keel.yaml");
+  ASSERT_TRUE(transaction) << transaction.message();
+  EXPECT_EQ((*transaction)->proxy.pool_mode, "transaction");
+  EXPECT_EQ((*transaction)->proxy.max_prepared_statements, 200);
+  EXPECT_EQ((*transaction)->proxy.server_prepared_statements, 100);
   expectProblem(withField("proxy.workers", "-1"), "proxy.workers");
   expectProblem(withField("proxy.default_pool_size", "0"), "proxy.default_pool_size");
   expectProblem(withField("proxy.min_pool_size", "30"), "proxy.min_pool_size",
