@@ -126,23 +126,26 @@ ResultSet showPools(const ProxySnapshot& s) {
   r.columns.push_back(text("pool_mode"));
   r.columns.push_back(text("server"));
 
+  // A pool's mode is the one its connections serve (a reload that changes pool_mode leaves the
+  // pools of the other mode until their clients are gone).
   auto row = [&](const std::string& db, const std::string& user, int cl_active, int cl_waiting,
                  int sv_active, int sv_idle, int sv_login, std::chrono::microseconds wait,
-                 const std::string& server) {
+                 const std::string& server, const std::string& mode) {
     auto us = wait.count() < 0 ? 0 : wait.count();
     r.rows.push_back({db, user, num(cl_active), num(cl_waiting), "0", "0", num(sv_active), "0", "0",
                       num(sv_idle), "0", "0", num(sv_login), num(std::int64_t(us / 1000000)),
-                      num(std::int64_t(us % 1000000)), s.pool_mode, server});
+                      num(std::int64_t(us % 1000000)), mode, server});
   };
   for (const auto& p : s.pools) {
     int login = std::max(0, p.total - p.lent - p.idle);
     row(p.key.database, p.key.user, activeClients(s, p.key), p.waiting, p.lent, p.idle, login,
-        p.max_wait, p.server);
+        p.max_wait, p.server,
+        p.key.transaction ? std::string("transaction") : std::string("session"));
   }
   // Clients waiting before a server was chosen belong to no pool yet: a row of their (database,
   // user) with an empty server.
   for (const auto& [key, n] : unroutedWaiting(s)) {
-    row(key.first, key.second, 0, n, 0, 0, 0, std::chrono::microseconds(0), "");
+    row(key.first, key.second, 0, n, 0, 0, 0, std::chrono::microseconds(0), "", s.pool_mode);
   }
   std::stable_sort(r.rows.begin(), r.rows.end(), [](const auto& a, const auto& b) {
     return std::tie(*a[0], *a[1], *a[16]) < std::tie(*b[0], *b[1], *b[16]);

@@ -13,6 +13,8 @@
 #include "proxy/client_auth.h"
 #include "proxy/client_stream.h"
 #include "proxy/relay_io.h"
+#include "proxy/request_tracker.h"
+#include "proxy/transaction_session.h"
 
 namespace keel::proxy {
 namespace {
@@ -55,10 +57,11 @@ std::optional<std::pair<std::string, std::uint16_t>> splitHostPort(const std::st
 
 enum class RelayEnd { client_terminated, client_gone, server_gone, killed };
 
-class Session {
+class Session final : public ServerLender {
  public:
   Session(tcp::socket socket, Listener listener, ProxyContext& ctx)
       : ctx_(ctx),
+        transaction_mode_(ctx.proxy().pool_mode == "transaction"),
         listener_(listener),
         stream_(std::move(socket)),
         client_dec_(pgwire::Source::frontend, clientLimits(ctx.proxy())),
@@ -109,25 +112,59 @@ class Session {
       co_await runAdminConsole(stream_, client_dec_, ctx_, user_);
       co_return;
     }
+    bool connected = co_await connect();
+    if (!connected) {
+      co_return;
+    }
+    co_await finishLogin();
+    if (transaction_mode_) {
+      TransactionSessionParts parts{stream_, client_dec_, ctx_,      *handle_,
+                                    *this,   client_key_, settings_, server_->parameters};
+      giveBack();
+      co_await runTransactionSession(parts);
+      co_return;
+    }
+    RelayEnd end = co_await relay();
+    co_await afterRelay(end);
+  }
+
+  // --- ServerLender (transaction pooling) ---
+  asio::awaitable<bool> borrow(ClientSettings wanted) override {
+    settings_ = std::move(wanted);
+    co_return co_await connect();
+  }
+  ServerPool& pool() override { return *pool_; }
+  ServerConnection& server() override { return *server_; }
+  tcp::socket& serverSocket() override { return *server_socket_; }
+  void giveBack() override {
+    server_->detach(*server_socket_);
+    server_socket_.reset();
+    pool_->release(std::move(server_));
+  }
+  void discard() override { discardServer(); }
+
+  // Routes and borrows a server connection with the client's settings. False: the client got
+  // its FATAL error.
+  asio::awaitable<bool> connect() {
     // A server that cannot be reached (the leader just died, a replica restarts) is retried
     // once the routes change, within failover_hold_timeout.
     const auto deadline = Clock::now() + ctx_.proxy().failover_hold_timeout;
     while (true) {
       auto target = co_await route(deadline);
       if (!target) {
-        co_return;
+        co_return false;
       }
       auto attached = co_await attachServer(*target);
       if (attached == Attach::attached) {
-        break;
+        co_return true;
       }
       if (attached == Attach::refused) {
-        co_return;
+        co_return false;
       }
       if (Clock::now() >= deadline || handle_->killed()) {
         queueFatal(sqlstate::kSqlclientUnableToEstablishSqlconnection, unreachable_);
         co_await writeFatal();
-        co_return;
+        co_return false;
       }
       const auto generation = ctx_.routes.current()->generation;
       const auto retry_at = std::min(deadline, Clock::now() + kUnreachableRetry);
@@ -135,9 +172,6 @@ class Session {
         co_await sleepFor(kRoutePoll);
       }
     }
-    co_await finishLogin();
-    RelayEnd end = co_await relay();
-    co_await afterRelay(end);
   }
 
   // A FATAL ErrorResponse for the client, sent by writeFatal(). Two steps so that no temporary
@@ -410,7 +444,7 @@ class Session {
   // says why) and nothing was sent to the client.
   asio::awaitable<Attach> attachServer(const RouteTarget& target) {
     const ProxyConfig& cfg = ctx_.proxy();
-    pool_ = ctx_.pools.get(PoolKey{target.endpoint(), database_, user_}, target);
+    pool_ = ctx_.pools.get(PoolKey{target.endpoint(), database_, user_, transaction_mode_}, target);
     ServerPool::LoginSettings login_settings{cfg.server_connect_timeout, &ctx_.keys, ctx_.crypto};
     ServerLogin login{user_, database_, server_secret_};
     std::string code;
@@ -436,6 +470,12 @@ class Session {
       i.server_id = server_->id();
       i.state = "active";
     });
+    if (transaction_mode_ && !baseline_set_) {
+      // The server may carry what earlier clients SET: this client starts from the values
+      // PostgreSQL gives at login, plus its startup parameters.
+      baseline_set_ = true;
+      addTrackedDefaults(settings_, server_->login_parameters);
+    }
     std::string sets = settingStatements(settings_, server_->parameters);
     if (!sets.empty()) {
       auto applied =
@@ -530,13 +570,7 @@ class Session {
             terminated = true;
             break;
           }
-          if (f.type == pgwire::frontend::kQuery || f.type == pgwire::frontend::kSync ||
-              f.type == pgwire::frontend::kFunctionCall) {
-            if (pending_++ == 0) {
-              request_started_ = Clock::now();
-            }
-            stats.queries++;
-          }
+          requests_.clientMessage(f.type, &stats);
         }
         if (span != nullptr && span + span_len == f.raw.data()) {
           span_len += f.raw.size();
@@ -618,14 +652,7 @@ class Session {
     switch (f.type) {
       case pgwire::backend::kReadyForQuery: {
         char status = f.payload.empty() ? 'I' : f.payload[0];
-        if (pending_ > 0 && --pending_ == 0) {
-          stats.recordLatency(static_cast<std::uint64_t>(
-              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - request_started_)
-                  .count()));
-        }
-        if (status == 'I') {
-          stats.transactions++;
-        }
+        requests_.readyForQuery(status, stats);
         tx_status_ = status;
         break;
       }
@@ -637,13 +664,8 @@ class Session {
         }
         break;
       case pgwire::backend::kErrorResponse:
-        if (f.complete) {
-          if (auto e = pgwire::parseErrorResponse(f.payload)) {
-            auto severity = e->severity();
-            if (severity == "FATAL" || severity == "PANIC") {
-              server_sent_fatal_ = true;
-            }
-          }
+        if (f.complete && isFatalError(f.payload)) {
+          server_sent_fatal_ = true;
         }
         break;
       default:
@@ -694,7 +716,8 @@ class Session {
         break;
     }
     stream_.close();
-    if (pending_ != 0 || tx_status_ != 'I' || server_sent_fatal_ || server_dec_.buffered() != 0) {
+    if (requests_.pending() != 0 || tx_status_ != 'I' || server_sent_fatal_ ||
+        server_dec_.buffered() != 0) {
       discardServer();
       co_return;
     }
@@ -757,6 +780,8 @@ class Session {
   }
 
   ProxyContext& ctx_;
+  const bool transaction_mode_;  // proxy.pool_mode when the session started
+  bool baseline_set_ = false;
   const Listener listener_;
   std::shared_ptr<SessionHandle> handle_;
   ClientStream stream_;
@@ -771,11 +796,10 @@ class Session {
   std::shared_ptr<ServerPool> pool_;
   std::unique_ptr<ServerConnection> server_;
   std::optional<tcp::socket> server_socket_;
-  int pending_ = 0;
+  RequestTracker requests_;
   char tx_status_ = 'I';
   bool server_sent_fatal_ = false;
   std::string server_error_;
-  Clock::time_point request_started_;
   std::string fatal_;
   std::string unreachable_;
 };

@@ -29,4 +29,17 @@ Result<ClientSettings, std::string> clientSettingsFrom(
 // compared case-insensitively, as PostgreSQL does); empty when all match. Pure.
 std::string settingStatements(const ClientSettings& wanted, const ParameterMap& current);
 
+// Transaction pooling. Whether PostgreSQL reports `name` (ParameterStatus) and Keel carries the
+// client's value of it to every server connection the client borrows: application_name,
+// client_encoding, DateStyle, IntervalStyle, standard_conforming_strings, TimeZone.
+bool trackedParameter(std::string_view name);
+// Sets `name` (compared case-insensitively) to `value`, adding it if absent.
+void setClientParameter(ClientSettings& settings, std::string_view name, std::string_view value);
+// Adds the tracked parameters of `login` (what PostgreSQL reported at login) that `settings`
+// lacks, so that a client that never set them gets PostgreSQL's values, not those an earlier
+// client of the same server connection set.
+void addTrackedDefaults(ClientSettings& settings, const ParameterMap& login);
+// A simple-Query text that starts with the LISTEN command.
+bool isListenCommand(std::string_view sql);
+
 }  // namespace keel::proxy

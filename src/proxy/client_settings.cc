@@ -1,5 +1,7 @@
 // Client startup parameters as SET statements for a pooled server connection.
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -158,6 +160,68 @@ std::string settingStatements(const ClientSettings& wanted, const ParameterMap& 
     sql += "SET " + quoteIdentifier(name) + " = " + quoteLiteral(value) + ";";
   }
   return sql;
+}
+
+namespace {
+// The run-time parameters PostgreSQL reports with ParameterStatus (GUC_REPORT) that a client
+// commonly changes: in transaction pooling Keel carries them from server to server.
+constexpr std::string_view kTrackedParameters[] = {"application_name",
+                                                   "client_encoding",
+                                                   "DateStyle",
+                                                   "IntervalStyle",
+                                                   "standard_conforming_strings",
+                                                   "TimeZone"};
+
+bool sameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+}  // namespace
+
+bool trackedParameter(std::string_view name) {
+  for (auto t : kTrackedParameters) {
+    if (sameName(t, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void setClientParameter(ClientSettings& settings, std::string_view name, std::string_view value) {
+  for (auto& [n, v] : settings.parameters) {
+    if (sameName(n, name)) {
+      v = std::string(value);
+      return;
+    }
+  }
+  settings.parameters.emplace_back(std::string(name), std::string(value));
+}
+
+void addTrackedDefaults(ClientSettings& settings, const ParameterMap& login) {
+  for (const auto& [name, value] : login) {
+    if (!trackedParameter(name)) {
+      continue;
+    }
+    bool present = false;
+    for (const auto& [n, v] : settings.parameters) {
+      present = present || sameName(n, name);
+    }
+    if (!present) {
+      settings.parameters.emplace_back(name, value);
+    }
+  }
+}
+
+bool isListenCommand(std::string_view sql) {
+  std::size_t i = 0;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) {
+    ++i;
+  }
+  constexpr std::string_view kListen = "listen";
+  if (sql.size() - i < kListen.size() || !sameName(sql.substr(i, kListen.size()), kListen)) {
+    return false;
+  }
+  i += kListen.size();
+  return i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '"');
 }
 
 }  // namespace keel::proxy

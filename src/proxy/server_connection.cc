@@ -229,6 +229,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> login(RouteTarge
         auto p = pgwire::parseParameterStatus(frame->payload);
         if (p) {
           conn->parameters[std::string(p->name)] = std::string(p->value);
+          conn->login_parameters[std::string(p->name)] = std::string(p->value);
         }
         break;
       }

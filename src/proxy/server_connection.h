@@ -14,6 +14,7 @@
 #include "pgwire/scram.h"
 #include "pgwire/scram_key_cache.h"
 #include "proxy/credentials.h"
+#include "proxy/prepared_statements.h"
 #include "proxy/route_table.h"
 
 namespace keel::proxy {
@@ -63,6 +64,12 @@ class ServerConnection {
   pgwire::BackendKeyData key;
   // Run-time parameters as PostgreSQL reported them (ParameterStatus) or Keel set them.
   ParameterMap parameters;
+  // The parameters PostgreSQL reported at login: the values a client gets when it sets nothing
+  // (transaction pooling starts each client from these, whatever earlier clients set).
+  ParameterMap login_parameters;
+  // Transaction pooling: the prepared statements Keel made on this connection (created by the
+  // first transaction-mode session that borrows it). Session-mode connections have none.
+  std::unique_ptr<ServerStatements> statements;
   std::chrono::steady_clock::time_point created;
   std::chrono::steady_clock::time_point last_used;
 

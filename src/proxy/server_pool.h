@@ -21,6 +21,9 @@ struct PoolKey {
   std::string endpoint;  // "host:port" of the server
   std::string database;
   std::string user;
+  // Transaction-pooling connections never get server_reset_query and carry prepared statements,
+  // so they live in pools of their own.
+  bool transaction = false;
   auto operator<=>(const PoolKey&) const = default;
 };
 
@@ -35,6 +38,12 @@ struct PoolStats {
   std::atomic<std::uint64_t> logins{0};  // server connections opened
   std::atomic<std::uint64_t> login_failures{0};
   std::atomic<std::uint64_t> query_microseconds{0};  // request to ReadyForQuery, summed
+  // Transaction pooling: TransactionRelayCounters of the pool's clients, summed.
+  std::atomic<std::uint64_t> server_parses{0};
+  std::atomic<std::uint64_t> injected_parses{0};
+  std::atomic<std::uint64_t> statement_evictions{0};
+  std::atomic<std::uint64_t> synthesized_responses{0};
+  std::atomic<std::uint64_t> shared_statements{0};
   // Latency histogram of request -> ReadyForQuery, upper bounds in microseconds.
   static constexpr std::array<std::uint64_t, 12> kBuckets = {
       100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000, 10000000};
@@ -50,6 +59,8 @@ struct PoolStats {
 // the caller until a connection is returned or a slot frees up, for at most `wait`.
 class ServerPool : public std::enable_shared_from_this<ServerPool> {
  public:
+  // Distinct statement definitions a transaction-mode pool names (StatementNames' bound).
+  static constexpr std::size_t kPooledStatementNames = 10000;
   ServerPool(PoolKey key, RouteTarget target, int max_size,
              std::chrono::milliseconds server_lifetime);
 
@@ -85,6 +96,8 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   int total() const;
   std::chrono::microseconds longestWait(std::chrono::steady_clock::time_point now) const;
   PoolStats& stats() { return stats_; }
+  // Transaction pooling: the pool-wide names of prepared statements.
+  StatementNames& statementNames() { return names_; }
   int maxSize() const { return max_size_.load(); }
   // A reload changed default_pool_size or server_lifetime. A smaller size lets the
   // connections above it close as they come back.
@@ -125,6 +138,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   std::optional<ServerLogin>
       last_login_;  // for topUp()  // lent connections with a smaller id close on return
   PoolStats stats_;
+  StatementNames names_{kPooledStatementNames};
 };
 
 // Every pool of the proxy, by key. Thread-safe.

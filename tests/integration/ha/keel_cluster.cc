@@ -168,7 +168,8 @@ void KeelCluster::writeConfig(const KeelNode& n) const {
   f << "restapi:\n  listen: 127.0.0.1:" << n.api_port << "\n";
   f << "proxy:\n  listen_rw: 127.0.0.1:" << n.proxy_rw << "\n  listen_ro: 127.0.0.1:" << n.proxy_ro
     << "\n  auth_file: " << userlistPath() << "\n  auth_user: postgres\n  admin_users: [postgres]\n"
-    << "  default_pool_size: " << kProxyPoolSize << "\n  query_wait_timeout: 3s\n"
+    << "  default_pool_size: " << pool_size_ << "\n  pool_mode: " << pool_mode_
+    << "\n  query_wait_timeout: 3s\n"
     << "  max_lag_time: 1s\n  failover_hold_timeout: 20s\n"
     << "  hba:\n    - hostssl all " << kCertUser << " 127.0.0.1/32 cert\n"
     << "    - host all all 127.0.0.1/32 scram-sha-256\n"

@@ -55,6 +55,13 @@ class KeelCluster {
   KeelCluster(const KeelCluster&) = delete;
   KeelCluster& operator=(const KeelCluster&) = delete;
 
+  // Before start(): the proxies' pool_mode and default_pool_size (session and kProxyPoolSize
+  // unless set).
+  void setProxyPooling(std::string pool_mode, int pool_size) {
+    pool_mode_ = std::move(pool_mode);
+    pool_size_ = pool_size;
+  }
+
   // Writes the configs and starts every agent. False with `error()` set when a spawn failed.
   bool start();
   const std::string& error() const { return error_; }
@@ -121,6 +128,8 @@ class KeelCluster {
   std::string scope_;
   std::vector<std::unique_ptr<KeelNode>> nodes_;
   std::string error_;
+  std::string pool_mode_ = "session";
+  int pool_size_ = kProxyPoolSize;
 };
 
 // True while `pid` exists and is not a zombie.

@@ -46,5 +46,48 @@ TEST(ClientSettings, RefusesWhatThePoolerCannotHonour) {
   EXPECT_NE(name.message().find("invalid run-time parameter name"), std::string::npos);
 }
 
+TEST(ClientSettings, TransactionPoolingTracksReportedParameters) {
+  EXPECT_TRUE(trackedParameter("DateStyle"));
+  EXPECT_TRUE(trackedParameter("timezone"));
+  EXPECT_TRUE(trackedParameter("application_name"));
+  EXPECT_FALSE(trackedParameter("search_path"));
+  EXPECT_FALSE(trackedParameter("server_version"));
+
+  // A client starts from PostgreSQL's login values, its startup parameters winning.
+  auto s = clientSettingsFrom(Params{{"datestyle", "SQL, DMY"}});
+  ASSERT_TRUE(s);
+  ParameterMap login{{"DateStyle", "ISO, MDY"},
+                     {"TimeZone", "UTC"},
+                     {"server_version", "15.6"},
+                     {"integer_datetimes", "on"}};
+  addTrackedDefaults(*s, login);
+  EXPECT_EQ(s->parameters, (Params{{"datestyle", "SQL, DMY"}, {"TimeZone", "UTC"}}));
+
+  // A server connection an earlier client left with another TimeZone gets the client's back.
+  ParameterMap dirty = login;
+  dirty["TimeZone"] = "Asia/Tokyo";
+  dirty["DateStyle"] = "SQL, DMY";
+  EXPECT_EQ(settingStatements(*s, dirty), "SET \"TimeZone\" = E'UTC';");
+
+  // The client's own SET, seen as ParameterStatus, replaces its value whatever the case.
+  setClientParameter(*s, "DateStyle", "German, DMY");
+  setClientParameter(*s, "IntervalStyle", "iso_8601");
+  EXPECT_EQ(
+      s->parameters,
+      (Params{{"datestyle", "German, DMY"}, {"TimeZone", "UTC"}, {"IntervalStyle", "iso_8601"}}));
+}
+
+TEST(ClientSettings, RecognizesListen) {
+  EXPECT_TRUE(isListenCommand("LISTEN chan"));
+  EXPECT_TRUE(isListenCommand("  listen\tchan;"));
+  EXPECT_TRUE(isListenCommand("Listen \"Chan\""));
+  EXPECT_TRUE(isListenCommand("LISTEN\"chan\""));
+  EXPECT_FALSE(isListenCommand("LISTENER"));
+  EXPECT_FALSE(isListenCommand("LISTEN"));
+  EXPECT_FALSE(isListenCommand("SELECT 'LISTEN x'"));
+  EXPECT_FALSE(isListenCommand("UNLISTEN chan"));
+  EXPECT_FALSE(isListenCommand(""));
+}
+
 }  // namespace
 }  // namespace keel::proxy

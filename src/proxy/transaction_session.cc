@@ -1,0 +1,428 @@
+#include "proxy/transaction_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <chrono>
+#include <optional>
+
+#include "pgwire/frontend_messages.h"
+#include "pgwire/message_builder.h"
+#include "proxy/request_tracker.h"
+#include "proxy/transaction_relay.h"
+
+namespace keel::proxy {
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+namespace sqlstate = pgwire::sqlstate;
+
+constexpr std::size_t kReadSize = 16 * 1024;
+// Client-bound bytes queued before the server reader waits for the client to take them.
+constexpr std::size_t kClientBacklog = 1024 * 1024;
+constexpr std::uint32_t kStreamThreshold = 64 * 1024;
+// What a LISTEN becomes: a statement that fails on the server as PostgreSQL fails a command,
+// so that inside a transaction block the transaction is aborted as the client expects.
+constexpr std::string_view kListenRefusal =
+    "DO $keel$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = 'LISTEN is not "
+    "supported in transaction pooling mode (proxy.pool_mode is transaction): notifications "
+    "would go to whichever client holds the server connection', HINT = 'connect through a "
+    "proxy whose pool_mode is session, or to PostgreSQL directly, to use LISTEN'; END$keel$";
+
+// Wakes a coroutine of the same thread that waits for a condition: wait in a loop that checks
+// the condition first.
+class Wakeup {
+ public:
+  explicit Wakeup(asio::any_io_executor ex) : timer_(ex) {}
+  asio::awaitable<void> wait() {
+    timer_.expires_at(Clock::time_point::max());
+    co_await timer_.async_wait(kNoThrow);
+  }
+  void notify() { timer_.cancel(); }
+
+ private:
+  asio::steady_timer timer_;
+};
+
+class TransactionSession {
+ public:
+  TransactionSession(TransactionSessionParts parts, asio::any_io_executor ex)
+      : p_(std::move(parts)),
+        relay_(static_cast<std::size_t>(p_.ctx.proxy().max_prepared_statements),
+               "proxy.max_prepared_statements"),
+        server_stopped_(ex),
+        client_drained_(ex) {}
+
+  asio::awaitable<void> run() {
+    p_.ctx.cancels.clear(p_.client_key);  // until a transaction borrows a server connection
+    idle();
+    co_await clientLoop();
+    if (server_loops_ > 0) {
+      aborting_ = true;
+      if (attached_) {
+        boost::system::error_code ec;
+        p_.lender.serverSocket().cancel(ec);
+      }
+      while (server_loops_ > 0) {
+        co_await server_stopped_.wait();
+      }
+    }
+    if (attached_) {
+      release(false);
+    }
+    co_await flushClient();
+  }
+
+ private:
+  ServerPool& pool() { return p_.lender.pool(); }
+
+  void idle() {
+    p_.handle.update([](SessionInfo& i) {
+      i.state = "idle";
+      i.server.clear();
+      i.server_endpoint.clear();
+      i.server_id = 0;
+    });
+  }
+
+  // Reads the client until it terminates, goes away or the session must end.
+  asio::awaitable<void> clientLoop() {
+    while (!ended_) {
+      // Bytes the startup left in the decoder come first.
+      auto processed = co_await processClientFrames();
+      if (!processed || ended_) {
+        co_return;
+      }
+      auto space = p_.client_decoder.prepare(kReadSize);
+      auto [ec, n] =
+          co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      if (ec) {
+        co_return;
+      }
+      p_.client_decoder.commit(n);
+      received_ += n;
+    }
+  }
+
+  // Relays the complete client frames decoded so far. False: the client terminated or the
+  // session is over.
+  asio::awaitable<bool> processClientFrames() {
+    std::string to_server;
+    while (!ended_) {
+      auto next = p_.client_decoder.next();
+      if (!next) {
+        client_out_.append(
+            pgwire::errorResponse("FATAL", sqlstate::kProtocolViolation, next.message()));
+        ended_ = true;
+        co_return false;
+      }
+      if (!*next) {
+        break;
+      }
+      pgwire::Frame frame = **next;
+      if (frame.kind == pgwire::FrameKind::message && frame.type == pgwire::frontend::kTerminate) {
+        co_return false;
+      }
+      if (!attached_) {
+        bool attached = co_await attach();
+        if (!attached) {
+          co_return false;
+        }
+      }
+      std::string rewritten;
+      if (frame.kind == pgwire::FrameKind::message && frame.complete) {
+        requests_.clientMessage(frame.type, &pool().stats());
+        if (frame.type == pgwire::frontend::kQuery) {
+          auto query = pgwire::parseQuery(frame.payload);
+          if (query && isListenCommand(query->sql)) {
+            pgwire::encode(rewritten, pgwire::Query{kListenRefusal});
+          }
+        }
+      }
+      if (!rewritten.empty()) {
+        pgwire::Frame replaced{.kind = pgwire::FrameKind::message,
+                               .type = pgwire::frontend::kQuery,
+                               .payload = std::string_view(rewritten).substr(5),
+                               .raw = rewritten,
+                               .length = static_cast<std::uint32_t>(rewritten.size() - 1)};
+        relay_.fromClient(replaced, to_server, client_out_);
+      } else {
+        relay_.fromClient(frame, to_server, client_out_);
+      }
+    }
+    if (attached_ && !to_server.empty()) {
+      pool().stats().bytes_received += received_;
+      received_ = 0;
+      server_writing_ = true;
+      auto [ec, n] =
+          co_await asio::async_write(p_.lender.serverSocket(), asio::buffer(to_server), kNoThrow);
+      server_writing_ = false;
+      if (!attached_) {
+        // The server reader lost the connection meanwhile and told the client.
+      } else if (ec) {
+        boost::system::error_code ignored;
+        p_.lender.serverSocket().cancel(ignored);  // the server reader reports the loss
+      } else if (relay_.releasable()) {
+        // The server may have answered everything while the write was completing: wake the
+        // server reader so that it gives the connection back.
+        boost::system::error_code ignored;
+        p_.lender.serverSocket().cancel(ignored);
+      }
+    }
+    co_await flushClient();
+    co_return !ended_;
+  }
+
+  // Borrows a server connection for the next transaction and starts its reader.
+  asio::awaitable<bool> attach() {
+    p_.handle.update([](SessionInfo& i) { i.state = "waiting"; });
+    bool borrowed = co_await p_.lender.borrow(p_.settings);
+    if (!borrowed) {
+      ended_ = true;
+      co_return false;
+    }
+    ServerConnection& server = p_.lender.server();
+    if (!server.statements) {
+      server.statements = std::make_unique<ServerStatements>(
+          static_cast<std::size_t>(p_.ctx.proxy().server_prepared_statements));
+    }
+    relay_.attach(pool().statementNames(), *server.statements);
+    attached_ = true;
+    p_.ctx.cancels.set(p_.client_key,
+                       CancelTarget{server.target().host, server.target().port, server.key});
+    // What PostgreSQL reports differently on this connection (after the SETs): tell the client.
+    for (const auto& [name, value] : server.parameters) {
+      if (server.login_parameters.count(name) == 0) {
+        continue;  // set by Keel, not reported by PostgreSQL
+      }
+      auto it = p_.seen.find(name);
+      if (it == p_.seen.end() || it->second != value) {
+        pgwire::encode(client_out_, pgwire::ParameterStatus{name, value});
+        p_.seen[name] = value;
+      }
+    }
+    server_decoder_.emplace(pgwire::Source::backend, serverLimits());
+    server_decoder_->setAuthenticated();
+    p_.handle.setServerSocket(&p_.lender.serverSocket());
+    boost::system::error_code ec;
+    p_.lender.serverSocket().non_blocking(true, ec);
+    ++server_loops_;
+    asio::co_spawn(co_await asio::this_coro::executor, serverLoop(), asio::detached);
+    co_return true;
+  }
+
+  pgwire::FrameLimits serverLimits() const {
+    pgwire::FrameLimits l;
+    l.stream_threshold = kStreamThreshold;
+    return l;
+  }
+
+  // Relays server bytes to the client until the connection can go back to the pool, or is lost.
+  asio::awaitable<void> serverLoop() {
+    tcp::socket& socket = p_.lender.serverSocket();
+    std::string why;
+    bool lost = false;
+    // co_spawn runs this loop at once, inside attach(), before the client's first message of
+    // the transaction is fed to the relay: the relay looks releasable then, so the first check
+    // waits until the reader has been woken once (by server bytes or by the client's cancel).
+    bool may_release = false;
+    while (true) {
+      if (aborting_) {
+        break;
+      }
+      if (may_release && relay_.releasable() && !server_writing_) {
+        release(true);
+        break;
+      }
+      may_release = true;
+      auto space = server_decoder_->prepare(kReadSize);
+      auto [ec, n] =
+          co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      if (ec) {
+        if (p_.handle.killed()) {
+          why = "killed";
+          break;
+        }
+        if (aborting_) {
+          break;
+        }
+        if (ec == asio::error::operation_aborted) {
+          continue;  // woken to check releasable()
+        }
+        lost = true;
+        break;
+      }
+      server_decoder_->commit(n);
+      bool broken = false;
+      while (true) {
+        auto next = server_decoder_->next();
+        if (!next) {
+          why = "the server broke the protocol: " + next.message();
+          broken = true;
+          break;
+        }
+        if (!*next) {
+          break;
+        }
+        const pgwire::Frame& f = **next;
+        noteServerMessage(f);
+        const std::size_t before = client_out_.size();
+        auto relayed = relay_.fromServer(f, client_out_);
+        pool().stats().bytes_sent += client_out_.size() - before;
+        if (!relayed) {
+          why = "Keel lost track of the protocol with PostgreSQL: " + relayed.message();
+          broken = true;
+          break;
+        }
+      }
+      if (broken) {
+        lost = true;
+        break;
+      }
+      co_await flushClient();
+      if (client_failed_) {
+        aborting_ = true;
+      }
+    }
+    if (attached_ && (lost || !why.empty() || aborting_)) {
+      // Mid-transaction or mid-message: the connection's state is unknown.
+      if (p_.handle.killed()) {
+        client_out_.append(
+            pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, p_.handle.killReason()));
+      } else if (lost && !server_sent_fatal_) {
+        client_out_.append(pgwire::errorResponse(
+            "FATAL", sqlstate::kConnectionFailure,
+            "lost the connection to PostgreSQL on " + p_.lender.server().target().member +
+                (why.empty() ? std::string() : ": " + why) + "; reconnect"));
+      }
+      release(relay_.releasable() && !lost && why.empty());
+      if (lost || p_.handle.killed()) {
+        ended_ = true;
+        boost::system::error_code ignored;
+        p_.stream.socket().cancel(ignored);  // wakes the client reader
+      }
+    }
+    co_await flushClient();
+    --server_loops_;
+    server_stopped_.notify();
+  }
+
+  void noteServerMessage(const pgwire::Frame& f) {
+    if (f.kind != pgwire::FrameKind::message || !f.complete) {
+      return;
+    }
+    PoolStats& stats = pool().stats();
+    switch (f.type) {
+      case pgwire::backend::kReadyForQuery:
+        requests_.readyForQuery(f.payload.empty() ? 'I' : f.payload[0], stats);
+        break;
+      case pgwire::backend::kParameterStatus:
+        if (auto ps = pgwire::parseParameterStatus(f.payload)) {
+          std::string name(ps->name);
+          std::string value(ps->value);
+          p_.lender.server().parameters[name] = value;
+          p_.seen[name] = value;  // the relay passes it on
+          if (trackedParameter(name)) {
+            setClientParameter(p_.settings, name, value);
+          }
+        }
+        break;
+      case pgwire::backend::kErrorResponse:
+        if (isFatalError(f.payload)) {
+          server_sent_fatal_ = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // The connection goes back to its pool (`reuse`) or is closed; the client is idle again.
+  void release(bool reuse) {
+    p_.handle.setServerSocket(nullptr);
+    addCounters();
+    relay_.detach();
+    attached_ = false;
+    p_.ctx.cancels.clear(p_.client_key);
+    if (reuse && server_decoder_->buffered() == 0 && !server_sent_fatal_) {
+      p_.lender.giveBack();
+    } else {
+      p_.lender.discard();
+    }
+    server_decoder_.reset();
+    server_sent_fatal_ = false;
+    requests_.reset();
+    idle();
+  }
+
+  void addCounters() {
+    const TransactionRelayCounters& c = relay_.counters();
+    PoolStats& s = pool().stats();
+    s.server_parses += c.server_parses - reported_.server_parses;
+    s.injected_parses += c.injected_parses - reported_.injected_parses;
+    s.statement_evictions += c.evictions - reported_.evictions;
+    s.synthesized_responses += c.synthesized - reported_.synthesized;
+    s.shared_statements += c.shared_statements - reported_.shared_statements;
+    reported_ = c;
+  }
+
+  // Writes what is queued for the client, in order. One writer at a time: a caller that finds
+  // another writer at work waits only while the backlog is large.
+  asio::awaitable<void> flushClient() {
+    if (client_writing_) {
+      while (client_writing_ && client_out_.size() > kClientBacklog && !client_failed_) {
+        co_await client_drained_.wait();
+      }
+      co_return;
+    }
+    client_writing_ = true;
+    while (!client_out_.empty() && !client_failed_) {
+      std::string chunk;
+      chunk.swap(client_out_);
+      auto [ec, n] = co_await p_.stream.async_write_all(asio::buffer(chunk), kNoThrow);
+      if (ec) {
+        client_failed_ = true;
+      }
+      client_drained_.notify();
+    }
+    if (client_failed_) {
+      client_out_.clear();
+    }
+    client_writing_ = false;
+    client_drained_.notify();
+  }
+
+  TransactionSessionParts p_;
+  std::string client_out_;  // client-bound bytes not yet written, in order
+  TransactionRelay relay_;
+  std::optional<pgwire::FrameDecoder> server_decoder_;
+  Wakeup server_stopped_;
+  Wakeup client_drained_;
+  TransactionRelayCounters reported_;
+  bool attached_ = false;
+  bool ended_ = false;
+  bool aborting_ = false;
+  bool server_writing_ = false;
+  bool server_sent_fatal_ = false;
+  bool client_writing_ = false;
+  bool client_failed_ = false;
+  RequestTracker requests_;
+  // Server readers not yet finished: the one of the current attachment, and one that gave its
+  // connection back and is still flushing to the client.
+  int server_loops_ = 0;
+  std::uint64_t received_ = 0;
+};
+
+}  // namespace
+
+asio::awaitable<void> runTransactionSession(TransactionSessionParts parts) {
+  auto ex = co_await asio::this_coro::executor;
+  auto session = std::make_unique<TransactionSession>(std::move(parts), ex);
+  co_await session->run();
+}
+
+}  // namespace keel::proxy

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "pgwire/backend_messages.h"
+#include "pgwire/frame_decoder.h"
+#include "proxy/client_session.h"
+#include "proxy/client_stream.h"
+#include "proxy/proxy_context.h"
+#include "proxy/server_pool.h"
+
+// Transaction pooling: after login the client holds no server connection; each transaction
+// borrows one from the pool and gives it back (without server_reset_query) once PostgreSQL
+// reports ReadyForQuery 'I' with nothing else in flight (TransactionRelay::releasable()).
+namespace keel::proxy {
+
+// How the transaction-mode loop gets and gives back server connections. Implemented by the
+// client session (client_session.cc), which owns routing, the pool and the login errors, so that
+// both pool modes fail the same way. Used on the session's thread only.
+class ServerLender {
+ public:
+  virtual ~ServerLender() = default;
+  // Routes and borrows a server connection and gives it `wanted` (SET, responses swallowed).
+  // False: the client got its FATAL error (as a session-mode client would) and must be closed.
+  virtual boost::asio::awaitable<bool> borrow(ClientSettings wanted) = 0;
+  // Preconditions for the next four: a connection is borrowed.
+  virtual ServerPool& pool() = 0;
+  virtual ServerConnection& server() = 0;
+  virtual boost::asio::ip::tcp::socket& serverSocket() = 0;
+  // Back to the pool as it is (no operation may be pending on the socket).
+  virtual void giveBack() = 0;
+  // Closes it: its state is unknown.
+  virtual void discard() = 0;
+};
+
+// What the logged-in client session hands to the transaction-mode loop.
+struct TransactionSessionParts {
+  ClientStream& stream;
+  pgwire::FrameDecoder& client_decoder;  // authenticated, possibly holding bytes already read
+  ProxyContext& ctx;
+  SessionHandle& handle;
+  ServerLender& lender;
+  pgwire::BackendKeyData client_key;  // issued to the client, registered in ctx.cancels
+  ClientSettings settings;            // what the client asked for (startup + tracked defaults)
+  ParameterMap seen;                  // the ParameterStatus values the client was sent
+};
+
+// Runs the client's session in transaction pooling until it terminates, goes away, or gets a
+// FATAL error. Returns with no server connection borrowed. Session thread only.
+boost::asio::awaitable<void> runTransactionSession(TransactionSessionParts parts);
+
+}  // namespace keel::proxy

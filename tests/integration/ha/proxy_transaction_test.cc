@@ -1,0 +1,185 @@
+// The proxy in transaction pooling (proxy.pool_mode: transaction) against a one-member cluster
+// of its own, with two server connections per pool so that clients really share them.
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/child_process.h"
+#include "integration/ha/ha_test_fixture.h"
+#include "integration/ha/sql_client.h"
+
+namespace keel::hatest {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kPoolSize = 2;
+
+class TransactionPoolTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = std::make_unique<KeelCluster>("keeltx", 1);
+    cluster_->setProxyPooling("transaction", kPoolSize);
+    if (!cluster_->start()) {
+      error_ = cluster_->error();
+      return;
+    }
+    std::string why;
+    if (!cluster_->waitHealthy(120s, &why)) {
+      error_ = why + "\n" + cluster_->logTails();
+      return;
+    }
+    // The proxy routes once it has seen the leader.
+    const std::string conninfo = rw();
+    if (!waitFor([&] { return execSql(conninfo, "SELECT 1").ok; }, 30s)) {
+      error_ = "the transaction-mode proxy never answered\n" + cluster_->logTails();
+    }
+  }
+  static void TearDownTestSuite() { cluster_.reset(); }
+  void SetUp() override {
+    ASSERT_TRUE(cluster_);
+    ASSERT_TRUE(error_.empty()) << error_;
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cout << cluster_->logTails(60);
+    }
+  }
+
+  static std::string rw(const std::string& extra = "") {
+    return cluster_->proxyConninfo("n1", false, extra);
+  }
+  static std::uint16_t rwPort() { return cluster_->node("n1").proxy_rw; }
+
+  // Runs a program with the superuser's password in its environment.
+  static Result<CommandOutput, ProcessErrc> run(std::vector<std::string> argv,
+                                                std::chrono::seconds timeout = 120s) {
+    std::map<std::string, std::string> env{{"PGPASSWORD", KeelCluster::kSuperuserPassword}};
+    return runCommand({.argv = std::move(argv), .env_overrides = env}, timeout);
+  }
+  static Result<CommandOutput, ProcessErrc> psql(const std::string& script) {
+    return run({"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=0", "-h", "127.0.0.1", "-p",
+                std::to_string(rwPort()), "-U", "postgres", "-c", script, "postgres"});
+  }
+
+  static std::unique_ptr<KeelCluster> cluster_;
+  static std::string error_;
+};
+
+std::unique_ptr<KeelCluster> TransactionPoolTest::cluster_;
+std::string TransactionPoolTest::error_;
+
+TEST_F(TransactionPoolTest, PgbenchSharesTwoServerConnectionsAmongEightClients) {
+  auto init = run({"pgbench", "-h", "127.0.0.1", "-p", std::to_string(rwPort()), "-U", "postgres",
+                   "-i", "-s", "1", "-q", "postgres"});
+  ASSERT_TRUE(init) << init.message();
+  ASSERT_EQ(init->exit_code, 0) << init->output;
+  // One pgbench thread per client: -M prepared prepares each statement with a blocking call
+  // the first time it runs it, so a thread with several clients can wait for a server
+  // connection that its own other clients hold in open transactions (docs/proxy.md).
+  for (const char* mode : {"simple", "extended", "prepared"}) {
+    SCOPED_TRACE(std::string("pgbench -M ") + mode);
+    auto bench = run({"pgbench", "-h", "127.0.0.1", "-p", std::to_string(rwPort()), "-U",
+                      "postgres", "-M", mode, "-c", "8", "-j", "8", "-t", "50", "-n", "postgres"});
+    ASSERT_TRUE(bench) << bench.message();
+    EXPECT_EQ(bench->exit_code, 0) << bench->output;
+    EXPECT_NE(bench->output.find("number of transactions actually processed: 400/400"),
+              std::string::npos)
+        << bench->output;
+    EXPECT_NE(bench->output.find("number of failed transactions: 0 "), std::string::npos)
+        << bench->output;
+  }
+  // Eight clients, never more than two server connections.
+  auto servers = execSql(rw(),
+                         "SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                         "'client backend' AND datname = 'postgres'");
+  ASSERT_TRUE(servers.ok) << servers.error;
+  EXPECT_LE(std::stoi(servers.scalar()), kPoolSize);
+}
+
+TEST_F(TransactionPoolTest, TrackedSettingsFollowTheClientAcrossServerConnections) {
+  SqlConnection a(rw());
+  SqlConnection b(rw());
+  ASSERT_TRUE(a.ok()) << a.error();
+  ASSERT_TRUE(b.ok()) << b.error();
+  ASSERT_TRUE(a.exec("SET DateStyle = 'German, DMY'").ok);
+  ASSERT_TRUE(b.exec("SET TimeZone = 'Asia/Tokyo'").ok);
+  // Hold one server connection in an open transaction so that the others must be shared.
+  SqlConnection holder(rw());
+  ASSERT_TRUE(holder.ok()) << holder.error();
+  ASSERT_TRUE(holder.exec("BEGIN").ok);
+  for (int i = 0; i < 5; ++i) {
+    auto da = a.exec("SHOW DateStyle");
+    ASSERT_TRUE(da.ok) << da.error;
+    EXPECT_EQ(da.scalar(), "German, DMY");
+    auto ta = a.exec("SHOW TimeZone");
+    EXPECT_NE(ta.scalar(), "Asia/Tokyo");
+    auto db = b.exec("SHOW DateStyle");
+    EXPECT_EQ(db.scalar(), "ISO, MDY");
+    auto tb = b.exec("SHOW TimeZone");
+    EXPECT_EQ(tb.scalar(), "Asia/Tokyo");
+  }
+  ASSERT_TRUE(holder.exec("ROLLBACK").ok);
+  // A new client starts from PostgreSQL's values, whatever earlier clients set.
+  EXPECT_EQ(execSql(rw(), "SHOW DateStyle").scalar(), "ISO, MDY");
+}
+
+TEST_F(TransactionPoolTest, ErrorsRollbacksAndListen) {
+  SqlConnection c(rw());
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_TRUE(c.exec("BEGIN").ok);
+  auto failed = c.exec("SELECT 1/0");
+  EXPECT_FALSE(failed.ok);
+  auto aborted = c.exec("SELECT 1");
+  EXPECT_FALSE(aborted.ok);
+  EXPECT_NE(aborted.error.find("current transaction is aborted"), std::string::npos)
+      << aborted.error;
+  ASSERT_TRUE(c.exec("ROLLBACK").ok);
+  EXPECT_EQ(c.exec("SELECT 42").scalar(), "42");
+
+  auto listen = c.exec("LISTEN some_channel");
+  EXPECT_FALSE(listen.ok);
+  EXPECT_NE(listen.error.find("LISTEN is not supported in transaction pooling mode"),
+            std::string::npos)
+      << listen.error;
+  EXPECT_EQ(c.exec("SELECT 43").scalar(), "43") << "the client stays usable after LISTEN";
+  // Inside a transaction block the refusal aborts the transaction, as an error there does.
+  ASSERT_TRUE(c.exec("BEGIN").ok);
+  EXPECT_FALSE(c.exec("LISTEN some_channel").ok);
+  EXPECT_FALSE(c.exec("SELECT 1").ok);
+  ASSERT_TRUE(c.exec("ROLLBACK").ok);
+  EXPECT_EQ(c.exec("SELECT 44").scalar(), "44");
+}
+
+TEST_F(TransactionPoolTest, CopyInBothDirectionsAndStatementCommands) {
+  ASSERT_TRUE(
+      execSql(rw(), "DROP TABLE IF EXISTS tx_copy; CREATE TABLE tx_copy (id int, t text)").ok);
+  // COPY FROM STDIN with data through psql's \copy, then COPY TO STDOUT.
+  auto copied_in = run({"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                        std::to_string(rwPort()), "-U", "postgres", "-c",
+                        "\\copy tx_copy (id) from program 'seq 1 1000'", "postgres"});
+  ASSERT_TRUE(copied_in) << copied_in.message();
+  EXPECT_EQ(copied_in->exit_code, 0) << copied_in->output;
+  auto copied_out = psql("COPY (SELECT sum(id) FROM tx_copy) TO STDOUT");
+  ASSERT_TRUE(copied_out) << copied_out.message();
+  EXPECT_EQ(copied_out->output, "500500\n");
+
+  // SQL-level PREPARE lives on one server connection; DEALLOCATE ALL and DISCARD ALL work.
+  SqlConnection c(rw());
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_TRUE(c.exec("BEGIN").ok);
+  ASSERT_TRUE(c.exec("PREPARE p1 AS SELECT 7").ok);
+  EXPECT_EQ(c.exec("EXECUTE p1").scalar(), "7");
+  ASSERT_TRUE(c.exec("DEALLOCATE p1").ok);
+  ASSERT_TRUE(c.exec("COMMIT").ok);
+  EXPECT_TRUE(c.exec("DEALLOCATE ALL").ok);
+  EXPECT_TRUE(c.exec("DISCARD ALL").ok);
+  EXPECT_EQ(c.exec("SELECT 8").scalar(), "8");
+}
+
+}  // namespace
+}  // namespace keel::hatest
