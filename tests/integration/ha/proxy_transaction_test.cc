@@ -1,5 +1,6 @@
-// The proxy in transaction pooling (proxy.pool_mode: transaction) against a one-member cluster
-// of its own, with two server connections per pool so that clients really share them.
+// The proxy in transaction pooling (proxy.pool_mode: transaction) against a two-member cluster
+// of its own, with two server connections per pool so that clients really share them. Every
+// client connects to n1's proxy; the last test moves the leader.
 
 #include <gtest/gtest.h>
 
@@ -22,7 +23,7 @@ constexpr int kPoolSize = 2;
 class TransactionPoolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = std::make_unique<KeelCluster>("keeltx", 1);
+    cluster_ = std::make_unique<KeelCluster>("keeltx", 2);
     cluster_->setProxyPooling("transaction", kPoolSize);
     if (!cluster_->start()) {
       error_ = cluster_->error();
@@ -179,6 +180,56 @@ TEST_F(TransactionPoolTest, CopyInBothDirectionsAndStatementCommands) {
   EXPECT_TRUE(c.exec("DEALLOCATE ALL").ok);
   EXPECT_TRUE(c.exec("DISCARD ALL").ok);
   EXPECT_EQ(c.exec("SELECT 8").scalar(), "8");
+}
+
+// Runs last: it moves the leader. A client between transactions holds no server connection, so
+// a switchover is invisible to it; a client inside a transaction gets one clear error and can
+// reconnect.
+TEST_F(TransactionPoolTest, SwitchoverSparesClientsBetweenTransactions) {
+  ASSERT_TRUE(execSql(rw(), "DROP TABLE IF EXISTS tx_sw; CREATE TABLE tx_sw (id int)").ok);
+  SqlConnection idle(rw());
+  ASSERT_TRUE(idle.ok()) << idle.error();
+  ASSERT_TRUE(idle.exec("SET DateStyle = 'German, DMY'").ok);
+  ASSERT_TRUE(idle.exec("INSERT INTO tx_sw VALUES (1)").ok);
+  SqlConnection in_tx(rw());
+  ASSERT_TRUE(in_tx.ok()) << in_tx.error();
+  ASSERT_TRUE(in_tx.exec("BEGIN").ok);
+  ASSERT_TRUE(in_tx.exec("INSERT INTO tx_sw VALUES (2)").ok);
+
+  const std::string old_leader = cluster_->leader();
+  ASSERT_FALSE(old_leader.empty());
+  const std::string candidate = old_leader == "n1" ? "n2" : "n1";
+  std::string why;
+  ASSERT_TRUE(cluster_->waitHealthy(60s, &why)) << why;
+  auto r = cluster_->api(old_leader, "POST", "/switchover",
+                         {{"leader", old_leader}, {"candidate", candidate}}, 90s);
+  ASSERT_TRUE(r) << r.message();
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(waitFor([&] { return cluster_->leader() == candidate; }, 30s))
+      << "leader is " << cluster_->leader();
+  // The proxy hears of the new leader from its DCS watch; a fresh client shows when it has.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return execSql(rw(), "SELECT pg_is_in_recovery()").scalar() == "f" &&
+               execSql(cluster_->conninfo(candidate), "SELECT pg_is_in_recovery()").scalar() == "f";
+      },
+      30s));
+
+  // The client that was between transactions: no error, its next write goes to the new leader,
+  // and its settings came along.
+  auto write = idle.exec("INSERT INTO tx_sw VALUES (3)");
+  EXPECT_TRUE(write.ok) << write.error;
+  EXPECT_EQ(idle.exec("SHOW DateStyle").scalar(), "German, DMY");
+  EXPECT_EQ(idle.exec("SELECT pg_is_in_recovery()").scalar(), "f");
+
+  // The client inside a transaction: one error (57P01 from the demoted PostgreSQL or from Keel
+  // when it saw the leader move, whichever came first), then a new session works.
+  auto broken = in_tx.exec("INSERT INTO tx_sw VALUES (4)");
+  EXPECT_FALSE(broken.ok);
+  EXPECT_NE(broken.error.find("terminating connection"), std::string::npos) << broken.error;
+  SqlConnection again(rw());
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again.exec("SELECT string_agg(id::text, ',' ORDER BY id) FROM tx_sw").scalar(), "1,3");
 }
 
 }  // namespace
