@@ -305,6 +305,7 @@ ResultSet showStats(const ProxySnapshot& s, StatsColumns which) {
     t.wait_microseconds += c.wait_microseconds;
     t.waits += c.waits;
     t.query_microseconds += c.query_microseconds;
+    t.server_parses += c.server_parses;
     for (std::size_t i = 0; i < t.latency.size(); ++i) {
       t.latency[i] += c.latency[i];
     }
@@ -314,8 +315,9 @@ ResultSet showStats(const ProxySnapshot& s, StatsColumns which) {
   ResultSet r;
   r.columns.push_back(text("database"));
   if (totals) {
-    for (const char* c : {"total_xact_count", "total_query_count", "total_received", "total_sent",
-                          "total_xact_time", "total_query_time", "total_wait_time"}) {
+    for (const char* c :
+         {"total_xact_count", "total_query_count", "total_received", "total_sent",
+          "total_xact_time", "total_query_time", "total_wait_time", "total_server_parse_count"}) {
       r.columns.push_back(integer(c));
     }
   }
@@ -333,8 +335,9 @@ ResultSet showStats(const ProxySnapshot& s, StatsColumns which) {
     std::vector<AdminValue> row{db};
     if (totals) {
       // Keel does not time transactions apart from requests: total_xact_time stays 0.
-      for (std::uint64_t v : {t.transactions, t.queries, t.bytes_received, t.bytes_sent,
-                              std::uint64_t{0}, t.query_microseconds, t.wait_microseconds}) {
+      for (std::uint64_t v :
+           {t.transactions, t.queries, t.bytes_received, t.bytes_sent, std::uint64_t{0},
+            t.query_microseconds, t.wait_microseconds, t.server_parses}) {
         row.push_back(num(v));
       }
     }

@@ -148,6 +148,21 @@ std::string renderProxyMetrics(const ProxySnapshot& s) {
   perPool("keel_proxy_server_login_failures_total", "counter",
           "Server connections that failed to open or log in.",
           counter(&PoolCounters::login_failures));
+  perPool("keel_proxy_server_parses_total", "counter",
+          "Transaction pooling: named statements prepared on server connections.",
+          counter(&PoolCounters::server_parses));
+  perPool("keel_proxy_injected_parses_total", "counter",
+          "Transaction pooling: Parses Keel sent because the borrowed server connection lacked "
+          "a client's statement.",
+          counter(&PoolCounters::injected_parses));
+  perPool("keel_proxy_statement_evictions_total", "counter",
+          "Transaction pooling: statements closed to keep a server connection within "
+          "proxy.server_prepared_statements.",
+          counter(&PoolCounters::statement_evictions));
+  perPool("keel_proxy_shared_statements_total", "counter",
+          "Transaction pooling: client Parses answered by a statement already prepared on the "
+          "server connection.",
+          counter(&PoolCounters::shared_statements));
 
   const char* hist = "keel_proxy_request_duration_seconds";
   w.family(hist, "histogram", "Time from a client's request to the server's ReadyForQuery.");

@@ -17,6 +17,11 @@ PoolCounters countersOf(const PoolStats& stats) {
   c.logins = stats.logins.load();
   c.login_failures = stats.login_failures.load();
   c.query_microseconds = stats.query_microseconds.load();
+  c.server_parses = stats.server_parses.load();
+  c.injected_parses = stats.injected_parses.load();
+  c.statement_evictions = stats.statement_evictions.load();
+  c.synthesized_responses = stats.synthesized_responses.load();
+  c.shared_statements = stats.shared_statements.load();
   for (std::size_t i = 0; i < c.latency.size(); ++i) {
     c.latency[i] = stats.latency[i].load();
   }

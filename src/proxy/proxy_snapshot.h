@@ -26,6 +26,12 @@ struct PoolCounters {
   std::uint64_t logins = 0;
   std::uint64_t login_failures = 0;
   std::uint64_t query_microseconds = 0;
+  // Transaction pooling: named prepared statements (see TransactionRelayCounters).
+  std::uint64_t server_parses = 0;
+  std::uint64_t injected_parses = 0;
+  std::uint64_t statement_evictions = 0;
+  std::uint64_t synthesized_responses = 0;
+  std::uint64_t shared_statements = 0;
   // Not cumulative: latency[i] counts requests in (kBuckets[i-1], kBuckets[i]]; the last entry
   // counts those above every bound.
   std::array<std::uint64_t, PoolStats::kBuckets.size() + 1> latency{};
