@@ -13,7 +13,13 @@ packages=(
   clang-14 libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes: make fuzz (fuzz/)
   python3-psycopg  # the multi-host fault harness (tests/hosts/)
   postgresql-server-dev-15  # headers for keel_fence.so (src/pgext/)
+  # the transaction-pooling compatibility suite (tests/compat/)
+  python3-asyncpg libpostgresql-jdbc-java openjdk-17-jdk-headless
 )
+# Node.js from Debian, unless a node and npm are already installed some other way (a nodejs
+# package from another repository ships its own npm and conflicts with Debian's).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "${KEEL_BENCH:-0}" = 1 ]; then
   packages+=(patroni python3-etcd python3-dnspython python3-etcd3 python3-psycopg2)
   packages+=(pgbouncer haproxy)  # bench/proxy
@@ -26,7 +32,20 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# The npm package the compatibility suite's node-postgres client needs, pinned by
+# tests/compat/package-lock.json, installed into tests/compat/node_modules (not committed).
+install_node_modules() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/compat"
+  if [ -d "$dir/node_modules/pg" ]; then
+    return 0
+  fi
+  echo "install-deps: installing npm packages for tests/compat"
+  (cd "$dir" && npm ci --no-audit --no-fund --silent)
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  install_node_modules
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -50,3 +69,4 @@ for unit in pgbouncer haproxy; do
   fi
 done
 # Debian's postgresql package may start a cluster on 5432; Keel's tests pick their own ports.
+install_node_modules

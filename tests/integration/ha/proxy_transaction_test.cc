@@ -1,12 +1,15 @@
-// The proxy in transaction pooling (proxy.pool_mode: transaction) against a two-member cluster
+// The proxy in transaction pooling (proxy.pool_mode: transaction) against a three-member cluster
 // of its own, with two server connections per pool so that clients really share them. Every
-// client connects to n1's proxy; the last test moves the leader.
+// client connects to n1's proxy; the last test moves the leader. The real-driver workloads live
+// in tests/compat (see its README.md).
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "common/child_process.h"
@@ -23,7 +26,7 @@ constexpr int kPoolSize = 2;
 class TransactionPoolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = std::make_unique<KeelCluster>("keeltx", 2);
+    cluster_ = std::make_unique<KeelCluster>("keeltx", 3);
     cluster_->setProxyPooling("transaction", kPoolSize);
     if (!cluster_->start()) {
       error_ = cluster_->error();
@@ -65,6 +68,24 @@ class TransactionPoolTest : public ::testing::Test {
   static Result<CommandOutput, ProcessErrc> psql(const std::string& script) {
     return run({"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=0", "-h", "127.0.0.1", "-p",
                 std::to_string(rwPort()), "-U", "postgres", "-c", script, "postgres"});
+  }
+
+  // Runs a tests/compat workload against n1's transaction-mode port and checks its summary.
+  static void runCompat(const std::string& driver, std::vector<std::string> argv) {
+    auto made =
+        execSql(rw(), "CREATE TABLE IF NOT EXISTS compat_rows (driver text, worker int, i int)");
+    ASSERT_TRUE(made.ok) << made.error;
+    std::map<std::string, std::string> env{
+        {"PGHOST", "127.0.0.1"},    {"PGPORT", std::to_string(rwPort())},
+        {"PGUSER", "postgres"},     {"PGPASSWORD", KeelCluster::kSuperuserPassword},
+        {"PGDATABASE", "postgres"}, {"COMPAT_WORKERS", "4"},
+        {"COMPAT_ITERATIONS", "30"}};
+    auto out =
+        runCommand({.argv = std::move(argv), .env_overrides = env, .cwd = KEEL_COMPAT_DIR}, 180s);
+    ASSERT_TRUE(out) << out.message();
+    EXPECT_EQ(out->exit_code, 0) << out->output;
+    EXPECT_NE(out->output.find("compat " + driver + ": ops="), std::string::npos) << out->output;
+    EXPECT_NE(out->output.find(" failed=0\n"), std::string::npos) << out->output;
   }
 
   static std::unique_ptr<KeelCluster> cluster_;
@@ -180,6 +201,46 @@ TEST_F(TransactionPoolTest, CopyInBothDirectionsAndStatementCommands) {
   EXPECT_TRUE(c.exec("DEALLOCATE ALL").ok);
   EXPECT_TRUE(c.exec("DISCARD ALL").ok);
   EXPECT_EQ(c.exec("SELECT 8").scalar(), "8");
+}
+
+// Real drivers, each with concurrent workers that mix named prepared statements, transactions,
+// errors inside transactions and SET of a tracked parameter (tests/compat/README.md).
+TEST_F(TransactionPoolTest, CompatPsycopg3WithEveryStatementPrepared) {
+  runCompat("psycopg", {"/usr/bin/python3", "compat_psycopg.py"});
+}
+
+TEST_F(TransactionPoolTest, CompatAsyncpgWithItsStatementCache) {
+  runCompat("asyncpg", {"/usr/bin/python3", "compat_asyncpg.py"});
+}
+
+TEST_F(TransactionPoolTest, CompatPgJdbcWithPrepareThresholdOne) {
+  runCompat("jdbc", {"java", "-cp", "/usr/share/java/postgresql.jar", "Compat.java"});
+}
+
+TEST_F(TransactionPoolTest, CompatNodePostgresWithNamedStatements) {
+  ASSERT_TRUE(std::filesystem::exists(std::string(KEEL_COMPAT_DIR) + "/node_modules/pg"))
+      << "npm package pg is missing from " << KEEL_COMPAT_DIR
+      << "/node_modules: run `make deps` (scripts/install-deps.sh installs it)";
+  runCompat("node-postgres", {"node", "compat_node.js"});
+}
+
+// The drivers' named statements really were prepared on shared connections: Keel had to prepare
+// statements on connections that lacked them, and it reports so.
+TEST_F(TransactionPoolTest, CompatDriversNeededStatementsPreparedAgain) {
+  auto metrics = cluster_->api("n1", "GET", "/metrics");
+  ASSERT_TRUE(metrics) << metrics.message();
+  auto total = [&](const std::string& family) {
+    double sum = 0;
+    std::istringstream in(metrics->body);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind(family + "{", 0) == 0) {
+        sum += std::stod(line.substr(line.rfind(' ') + 1));
+      }
+    }
+    return sum;
+  };
+  EXPECT_GT(total("keel_proxy_server_parses_total"), 0) << metrics->body;
+  EXPECT_GT(total("keel_proxy_injected_parses_total"), 0) << metrics->body;
 }
 
 // Runs last: it moves the leader. A client between transactions holds no server connection, so
