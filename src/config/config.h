@@ -83,6 +83,9 @@ struct HaConfig {
   std::uint64_t maximum_lag_on_failover = 1024 * 1024;  // bytes
   // A leader fences itself this long before its lease could expire (see ha/fencing).
   std::chrono::milliseconds fence_margin{500};
+  // Switchover: how long the leader lets in-flight transactions finish, once every proxy stopped
+  // lending read-write connections for new ones, before it stops PostgreSQL (which ends them).
+  std::chrono::milliseconds switchover_drain_timeout{5000};
 };
 
 struct Tags {

@@ -120,9 +120,9 @@ void readEtcd(ConfigReader& r, const YAML::Node& root, EtcdConfig& etcd) {
 
 void readHa(ConfigReader& r, const YAML::Node& root, HaConfig& ha) {
   const std::string path = "ha";
-  auto node =
-      r.section(root, "", "ha",
-                {"ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "fence_margin"});
+  auto node = r.section(root, "", "ha",
+                        {"ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover",
+                         "fence_margin", "switchover_drain_timeout"});
   if (!node)
     return;
   // etcd grants leases in whole seconds, so a fractional ttl could not be honoured; a 1s
@@ -135,6 +135,7 @@ void readHa(ConfigReader& r, const YAML::Node& root, HaConfig& ha) {
   positiveDuration(r, *node, path, "retry_timeout", ha.retry_timeout);
   r.byteSize(*node, path, "maximum_lag_on_failover", ha.maximum_lag_on_failover);
   positiveDuration(r, *node, path, "fence_margin", ha.fence_margin);
+  positiveDuration(r, *node, path, "switchover_drain_timeout", ha.switchover_drain_timeout);
 }
 
 void readTags(ConfigReader& r, const YAML::Node& root, Tags& tags) {

@@ -122,6 +122,9 @@ class Postgres {
   // pg_promote(wait => true); returns once the server accepts writes.
   virtual PgResult<void> promote() = 0;
   virtual PgResult<void> checkpoint() = 0;
+  // Client sessions (not Keel's own, not replication) that are inside a transaction or running
+  // a statement: what a switchover waits for before it stops the primary.
+  virtual PgResult<int> busyClientSessions() = 0;
   // pg_rewind against `source` (a running primary). Target must be stopped.
   virtual PgResult<void> rewind(const PgEndpoint& source) = 0;
   // Deletes the data directory (for a re-clone). Callers must have checked that this node

@@ -57,6 +57,7 @@ class PostgresInstance final : public Postgres {
   PgResult<void> reload() override;
   PgResult<void> promote() override;
   PgResult<void> checkpoint() override;
+  PgResult<int> busyClientSessions() override;
   PgResult<void> rewind(const PgEndpoint& source) override;
   PgResult<void> removeDataDirectory() override;
 

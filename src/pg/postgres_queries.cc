@@ -157,6 +157,24 @@ PgResult<void> PostgresInstance::checkpoint() {
   return conn->execute("CHECKPOINT");
 }
 
+PgResult<int> PostgresInstance::busyClientSessions() {
+  auto conn = connectLocal();
+  if (!conn) {
+    return conn.failure();
+  }
+  // The agent's own connections identify themselves as application_name keel (connectLocal).
+  auto rows = conn->query(
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> "
+      "pg_backend_pid() AND state IS DISTINCT FROM 'idle' AND application_name <> 'keel'");
+  if (!rows) {
+    return rows.failure();
+  }
+  if (rows->size() != 1 || (*rows)[0].size() != 1) {
+    return unexpectedShape("the busy sessions query");
+  }
+  return intOr0<int>((*rows)[0][0]);
+}
+
 PgResult<PgStatus> PostgresInstance::status() {
   auto conn = connectLocal();
   if (!conn) {
