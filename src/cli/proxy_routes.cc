@@ -16,6 +16,10 @@ proxy::RouteTable routesFromView(const ha::ClusterView& view, const std::string&
                                         .noloadbalance = leader->noloadbalance};
     }
   }
+  // The leader marked a switchover request paused and still holds the lock: it is letting the
+  // transactions in flight finish before it stops.
+  table.rw_paused = view.failover && view.failover->paused_at > 0 && view.leader &&
+                    view.leader->name == view.failover->leader;
   for (const auto& [name, m] : view.members) {
     if (name != self && !m.proxy.empty()) {
       table.peer_proxies.push_back(m.proxy);

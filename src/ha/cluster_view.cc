@@ -55,6 +55,8 @@ json MemberRecord::toJson() const {
     j["replay_position"] = replay_position.str();
   if (!proxy.empty())
     j["proxy"] = proxy;
+  if (proxy_paused_at > 0)
+    j["proxy_paused_at"] = proxy_paused_at;
   return j;
 }
 
@@ -86,6 +88,7 @@ std::optional<MemberRecord> MemberRecord::fromJson(const std::string& name, cons
     m.replay_delay_ms = d->get<std::int64_t>();
   }
   readField(j, "proxy", m.proxy);
+  readField(j, "proxy_paused_at", m.proxy_paused_at);
   if (j.contains("replay_position"))
     m.replay_position = readWal(j, "replay_position");
   if (auto t = j.find("tags"); t != j.end() && t->is_object()) {
@@ -113,6 +116,8 @@ json FailoverRequest::toJson() const {
     j["candidate"] = candidate;
   if (scheduled_at > 0)
     j["scheduled_at"] = scheduled_at;
+  if (paused_at > 0)
+    j["paused_at"] = paused_at;
   if (!reason.empty())
     j["reason"] = reason;
   return j;
@@ -127,14 +132,17 @@ std::optional<FailoverRequest> FailoverRequest::fromJson(const json& j) {
   readField(j, "candidate", f.candidate);
   readField(j, "scheduled_at", f.scheduled_at);
   readField(j, "requested_at", f.requested_at);
+  readField(j, "paused_at", f.paused_at);
   readField(j, "reason", f.reason);
   return f;
 }
 
 json HistoryRecord::toJson() const {
-  return json{{"timeline", timeline}, {"lsn", lsn.str()},         {"reason", reason},
-              {"time", time},         {"old_leader", old_leader}, {"new_leader", new_leader},
-              {"kind", kind}};
+  json j{{"timeline", timeline},     {"lsn", lsn.str()},         {"reason", reason}, {"time", time},
+         {"old_leader", old_leader}, {"new_leader", new_leader}, {"kind", kind}};
+  if (pause_ms > 0)
+    j["pause_ms"] = pause_ms;
+  return j;
 }
 
 std::optional<HistoryRecord> HistoryRecord::fromJson(const json& j) {
@@ -149,6 +157,7 @@ std::optional<HistoryRecord> HistoryRecord::fromJson(const json& j) {
   readField(j, "old_leader", h.old_leader);
   readField(j, "new_leader", h.new_leader);
   readField(j, "kind", h.kind);
+  readField(j, "pause_ms", h.pause_ms);
   return h;
 }
 

@@ -37,6 +37,9 @@ struct MemberRecord {
   std::optional<std::int64_t> replay_delay_ms;
   WalPosition replay_position;  // replicas: pg_last_wal_replay_lsn(); what reads see
   std::string proxy;  // "host:port" of this member's RW proxy port; empty when it runs none
+  // The FailoverRequest::paused_at this member's proxy has applied (it lends no read-write server
+  // connection for new transactions); 0: none.
+  double proxy_paused_at = 0;
 
   bool eligibleForFailover() const { return !nofailover && failover_priority > 0; }
   nlohmann::json toJson() const;
@@ -58,7 +61,10 @@ struct FailoverRequest {
   std::string candidate;    // empty: the healthiest eligible replica
   double scheduled_at = 0;  // epoch seconds; 0: as soon as possible
   double requested_at = 0;  // epoch seconds
-  std::string reason;       // "switchover requested through the API"
+  // Switchover: when the leader asked every proxy to stop lending read-write server connections
+  // for new transactions (epoch seconds); 0: not yet. Set by the leader, not by the API.
+  double paused_at = 0;
+  std::string reason;  // "switchover requested through the API"
   std::int64_t mod_revision = 0;
 
   nlohmann::json toJson() const;
@@ -74,6 +80,9 @@ struct HistoryRecord {
   std::string old_leader;
   std::string new_leader;
   std::string kind;  // "failover", "switchover", "bootstrap"
+  // Switchover: how long the proxies lent no read-write connection for new transactions, from
+  // the old leader's pause to the new leader's promotion; 0: no pause.
+  std::int64_t pause_ms = 0;
 
   nlohmann::json toJson() const;
   static std::optional<HistoryRecord> fromJson(const nlohmann::json& j);

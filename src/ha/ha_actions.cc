@@ -3,6 +3,8 @@
 // the next cycle to decide again from what it then observes.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/async.h"
 #include "ha/ha_loop.h"
 
@@ -262,6 +264,12 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
                   .old_leader = old_leader,
                   .new_leader = config_->name,
                   .kind = requested && !view.failover->leader.empty() ? "switchover" : "failover"};
+  if (requested && view.failover->paused_at > 0) {
+    // From the old leader's pause to this promotion (wall clocks of two hosts).
+    h.pause_ms = std::max<std::int64_t>(
+        0, static_cast<std::int64_t>((h.time - view.failover->paused_at) * 1000.0));
+    h.reason += "; read-write clients paused " + std::to_string(h.pause_ms) + " ms";
+  }
   if (view.failover) {
     dcs::Txn clear;
     clear.compare.push_back(
@@ -393,6 +401,87 @@ asio::awaitable<void> HaLoop::releaseLeader() {
 // final checkpoint the walsenders send to every connected standby), wait until the candidate
 // has replayed past it, then release the lock. The failover key still names the candidate, so
 // it alone takes the lock and promotes; no acknowledged write can be lost.
+asio::awaitable<void> HaLoop::pauseClients(const ClusterView& view) {
+  if (!view.failover || view.failover->leader != config_->name) {
+    co_return;
+  }
+  FailoverRequest request = *view.failover;
+  request.paused_at = wallClockSeconds();
+  dcs::Txn t;
+  t.compare.push_back(Compare::modRevisionIs(key(keys::kFailover), request.mod_revision));
+  t.success.push_back(Operation::put(key(keys::kFailover), request.toJson().dump()));
+  auto put = co_await dcs_.txn(t);
+  if (!put || !put->succeeded) {
+    spdlog::warn("switchover: cannot mark the request paused ({}); proxies keep lending",
+                 put ? std::string("it changed meanwhile") : put.message());
+    co_return;
+  }
+  // This agent's own proxy pauses at once; the others when their loops see the request.
+  ClusterView paused = view;
+  paused.failover->paused_at = request.paused_at;
+  if (view_observer_) {
+    view_observer_(paused);
+    proxy_paused_at_ = request.paused_at;
+  }
+  const auto started = clock_.now();
+  // A proxy confirms in its member record. One that does not within a second is taken to be
+  // down or cut off; its clients may see an error.
+  constexpr auto kConfirmTimeout = std::chrono::seconds(1);
+  std::vector<std::string> unconfirmed;
+  while (true) {
+    unconfirmed.clear();
+    auto current = co_await readView();
+    if (current) {
+      for (const auto& [name, m] : current->members) {
+        if (name != config_->name && !m.proxy.empty() && m.proxy_paused_at != request.paused_at) {
+          unconfirmed.push_back(name);
+        }
+      }
+    }
+    if (current && unconfirmed.empty()) {
+      break;
+    }
+    if (clock_.now() - started >= kConfirmTimeout) {
+      std::string names;
+      for (const auto& n : unconfirmed) {
+        names += (names.empty() ? "" : ", ") + n;
+      }
+      spdlog::warn(
+          "switchover: the proxies of {} did not confirm the pause within 1 s; their clients "
+          "may get an error",
+          names.empty() ? std::string("the other members (DCS unreadable)") : names);
+      break;
+    }
+    co_await sleepFor(std::chrono::milliseconds(10));
+  }
+  const auto confirmed = clock_.now();
+  // Transactions already lent a connection finish, within ha.switchover_drain_timeout; stopping
+  // PostgreSQL ends the rest with 57P01. Two quiet looks in a row: a statement may be on its way.
+  int quiet = 0;
+  int busy_left = 0;
+  while (quiet < 2) {
+    auto count_busy = [this] { return pg_.busyClientSessions(); };
+    auto busy = co_await worker_.run(count_busy);
+    busy_left = busy ? *busy : -1;
+    quiet = busy_left == 0 ? quiet + 1 : 0;
+    if (quiet < 2 && clock_.now() - confirmed >= config_->ha.switchover_drain_timeout) {
+      spdlog::warn(
+          "switchover: {} client sessions still busy after ha.switchover_drain_timeout ({} ms); "
+          "stopping PostgreSQL ends them",
+          busy_left < 0 ? std::string("unknown (") + busy.message() + ")"
+                        : std::to_string(busy_left),
+          config_->ha.switchover_drain_timeout.count());
+      break;
+    }
+    if (quiet < 2) {
+      co_await sleepFor(std::chrono::milliseconds(10));
+    }
+  }
+  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  spdlog::info("switchover: proxies paused (confirmed in {} ms), transactions drained in {} ms",
+               ms(confirmed - started), ms(clock_.now() - confirmed));
+}
+
 asio::awaitable<void> HaLoop::switchover(const ClusterView& view, std::string candidate,
                                          std::string reason) {
   const MemberRecord* cm = view.member(candidate);
@@ -409,6 +498,7 @@ asio::awaitable<void> HaLoop::switchover(const ClusterView& view, std::string ca
     return 0;
   };
   co_await worker_.run(checkpoint);
+  co_await pauseClients(view);
   lease_.setServingPrimary(false);
   auto stop_cleanly = [this]() -> pg::PgResult<pg::ControlData> {
     if (auto s = pg_.stop(pg::Postgres::StopMode::fast); !s)

@@ -264,8 +264,10 @@ asio::awaitable<void> HaLoop::cycle() {
     last_obs_ = obs;
     last_decision_ = d;
   }
-  if (view_observer_)
+  if (view_observer_) {
     view_observer_(*view);
+    proxy_paused_at_ = view->failover ? view->failover->paused_at : 0;
+  }
   co_await execute(d, *view, local);
 
   // Re-observe after an action that changed PostgreSQL, so what we publish is current.
@@ -310,8 +312,10 @@ MemberRecord HaLoop::memberRecord(const LocalObservation& obs, bool fenced) cons
   m.noloadbalance = config_->tags.noloadbalance;
   m.custom_tags = config_->tags.custom;
   m.version = KEEL_VERSION;
-  if (config_->proxy.enabled)
+  if (config_->proxy.enabled) {
     m.proxy = config_->proxy.connect_address.str();
+    m.proxy_paused_at = proxy_paused_at_.load();
+  }
   if (!obs.data_initialized) {
     m.role = "uninitialized";
     m.state = activity_.empty() ? "stopped" : activity_;

@@ -108,6 +108,10 @@ class HaLoop {
                                       bool was_running_primary);
   boost::asio::awaitable<void> switchover(const ClusterView& view, std::string candidate,
                                           std::string reason);
+  // Switchover, before the primary stops: marks the request paused, so that every proxy stops
+  // lending read-write server connections for new transactions, waits for the other proxies to
+  // confirm and for the transactions in flight to end (ha.switchover_drain_timeout).
+  boost::asio::awaitable<void> pauseClients(const ClusterView& view);
   boost::asio::awaitable<void> clearFailover(const ClusterView& view, std::string reason);
   boost::asio::awaitable<void> appendHistory(HistoryRecord record);
   boost::asio::awaitable<void> releaseLeader();
@@ -140,6 +144,9 @@ class HaLoop {
   std::string published_status_;
   std::map<std::string, SteadyTime> slot_grace_;  // slots of vanished members, first seen gone
   std::string activity_;  // long action under way ("cloning", "rewinding"), published as state
+  // The switchover pause (FailoverRequest::paused_at) the view observer (the proxy) last
+  // applied, published in the member record; read by snapshot() too.
+  std::atomic<double> proxy_paused_at_{0};
 
   mutable std::mutex mu_;  // guards the fields below, read by snapshot() from other threads
   std::optional<ClusterView> view_;

@@ -140,6 +140,12 @@ class Session final : public ServerLender {
     server_->detach(*server_socket_);
     server_socket_.reset();
     pool_->release(std::move(server_));
+    // Holding no server, the session is not ended when that server stops being the leader.
+    handle_->update([](SessionInfo& i) {
+      i.server.clear();
+      i.server_endpoint.clear();
+      i.server_id = 0;
+    });
   }
   void discard() override { discardServer(); }
 
@@ -155,6 +161,13 @@ class Session final : public ServerLender {
         co_return false;
       }
       auto attached = co_await attachServer(*target);
+      if (attached == Attach::attached && transaction_mode_ && listener_ == Listener::rw &&
+          ctx_.routes.current()->rw_paused) {
+        // A switchover paused the routes while this borrow was under way: nothing was sent on
+        // the connection yet, so it goes back and the transaction waits with the others.
+        giveBack();
+        continue;
+      }
       if (attached == Attach::attached) {
         co_return true;
       }
@@ -386,7 +399,9 @@ class Session final : public ServerLender {
       auto table = ctx_.routes.current();
       std::optional<RouteTarget> target;
       if (listener_ == Listener::rw) {
-        target = table->leader;
+        if (!table->rw_paused) {
+          target = table->leader;
+        }
       } else {
         target = chooseReadTarget(*table, cfg, [this](const std::string& endpoint) {
           return ctx_.pools.lentTo(endpoint);
@@ -426,9 +441,12 @@ class Session final : public ServerLender {
       }
       if (Clock::now() >= deadline || handle_->killed()) {
         queueFatal(sqlstate::kCannotConnectNow,
-                   "the cluster has no writable leader (failover in progress or no "
-                   "leader elected) and none appeared within " +
-                       std::to_string(cfg.failover_hold_timeout.count()) +
+                   std::string(table->rw_paused
+                                   ? "a switchover paused read-write connections and did not "
+                                     "finish"
+                                   : "the cluster has no writable leader (failover in progress "
+                                     "or no leader elected) and none appeared") +
+                       " within " + std::to_string(cfg.failover_hold_timeout.count()) +
                        " ms (proxy.failover_hold_timeout); retry later");
         co_await writeFatal();
         co_return std::nullopt;

@@ -142,7 +142,11 @@ struct ProxyContext {
   SessionRegistry sessions;
   std::atomic<int> clients{0};
   std::atomic<std::uint64_t> next_session_id{1};
-  std::atomic<bool> paused{false};   // admin PAUSE: no new server work is started
+  std::atomic<bool> paused{false};  // admin PAUSE: no new server work is started
+  // Switchover pauses of the read-write routes (RouteTable::rw_paused until a leader is routed
+  // to again), as this proxy saw them: how many, and the last one's length.
+  std::atomic<std::uint64_t> switchover_pauses{0};
+  std::atomic<std::uint64_t> last_switchover_pause_us{0};
   PausedDatabases paused_databases;  // admin PAUSE db
   // Whether new clients of `database` must wait before they get a server (PAUSE, PAUSE db).
   bool pausedFor(const std::string& database) const {

@@ -191,6 +191,14 @@ std::string renderProxyMetrics(const ProxySnapshot& s) {
   w.family("keel_proxy_paused", "gauge",
            "1 while the admin console's PAUSE holds new clients of every database, else 0.");
   w.sample("keel_proxy_paused", "", s.paused ? "1" : "0");
+  w.family("keel_proxy_switchover_pauses_total", "counter",
+           "Switchovers during which this proxy held read-write transactions for the new leader.");
+  w.sample("keel_proxy_switchover_pauses_total", "", std::to_string(s.switchover_pauses));
+  w.family("keel_proxy_switchover_pause_seconds", "gauge",
+           "How long the last switchover held read-write transactions, as this proxy saw it: "
+           "from the leader's pause until the new leader was routed to.");
+  w.sample("keel_proxy_switchover_pause_seconds", "",
+           number(static_cast<double>(s.last_switchover_pause_us) / 1e6));
   w.family("keel_proxy_database_paused", "gauge",
            "1 for each database paused on its own with PAUSE db.");
   for (const auto& db : s.paused_databases) {

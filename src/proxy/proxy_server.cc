@@ -244,6 +244,19 @@ void ProxyServer::updateRoutes(RouteTable table) {
   if (!published) {
     return;
   }
+  // A switchover pause lasts from the paused routes until a leader is routed to again.
+  const auto now = std::chrono::steady_clock::now();
+  if (published->rw_paused && !pause_started_) {
+    pause_started_ = now;
+    spdlog::info("proxy: switchover under way: read-write transactions wait for the new leader");
+  } else if (pause_started_ && !published->rw_paused && published->leader) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - *pause_started_);
+    ctx_->last_switchover_pause_us = static_cast<std::uint64_t>(us.count());
+    ctx_->switchover_pauses++;
+    spdlog::info("proxy: read-write transactions resumed on {} after a {} ms switchover pause",
+                 published->leader->member, us.count() / 1000);
+    pause_started_.reset();
+  }
   std::vector<std::string> keep;
   if (published->leader) {
     keep.push_back(published->leader->endpoint());

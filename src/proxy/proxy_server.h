@@ -62,7 +62,9 @@ class ProxyServer {
   std::atomic<std::size_t> next_worker_{0};
   std::atomic<bool> stopping_{false};
   std::optional<RouteTarget> last_leader_;  // control thread
-  std::mutex reload_mu_;                    // SIGHUP (control thread) and RELOAD (a worker)
+  // When the read-write routes were paused for a switchover (control thread).
+  std::optional<std::chrono::steady_clock::time_point> pause_started_;
+  std::mutex reload_mu_;  // SIGHUP (control thread) and RELOAD (a worker)
 };
 
 }  // namespace keel::proxy

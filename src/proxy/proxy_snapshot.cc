@@ -67,6 +67,8 @@ ProxySnapshot takeSnapshot(const ProxyContext& ctx) {
   s.epoch_now = wallClockSeconds();
   const ProxyConfig& cfg = ctx.proxy();
   s.paused = ctx.paused.load();
+  s.switchover_pauses = ctx.switchover_pauses.load();
+  s.last_switchover_pause_us = ctx.last_switchover_pause_us.load();
   s.paused_databases = ctx.paused_databases.names();
   s.pool_mode = cfg.pool_mode;
   s.default_pool_size = cfg.default_pool_size;

@@ -65,6 +65,8 @@ struct ProxySnapshot {
   std::vector<PoolSnapshot> pools;      // sorted by (database, user, server endpoint)
   std::vector<ClientSnapshot> clients;  // sorted by id
   bool paused = false;
+  std::uint64_t switchover_pauses = 0;         // ProxyContext::switchover_pauses
+  std::uint64_t last_switchover_pause_us = 0;  // ProxyContext::last_switchover_pause_us
   std::set<std::string> paused_databases;
   std::string pool_mode = "session";
   int default_pool_size = 0;

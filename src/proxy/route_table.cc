@@ -14,7 +14,7 @@ std::string RouteTarget::endpoint() const {
 
 bool RouteTable::sameRoutes(const RouteTable& other) const {
   return known == other.known && leader == other.leader && replicas == other.replicas &&
-         peer_proxies == other.peer_proxies;
+         peer_proxies == other.peer_proxies && rw_paused == other.rw_paused;
 }
 
 bool replicaQualifies(const RouteTarget& target, const ProxyConfig& config) {

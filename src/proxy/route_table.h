@@ -35,6 +35,9 @@ struct RouteTable {
   std::vector<RouteTarget> replicas;      // running replicas, with their lag
   std::vector<std::string> peer_proxies;  // other members' RW proxy "host:port" (cancels)
   bool known = false;                     // false until the first view arrived
+  // A switchover is under way: no read-write server connection is lent for a new transaction
+  // (new clients and transactions wait as they do while there is no leader).
+  bool rw_paused = false;
 
   // Same routes (generation ignored).
   bool sameRoutes(const RouteTable& other) const;

@@ -55,5 +55,28 @@ TEST(ProxyRoutes, NoWritableLeaderWhileItIsNotRunningAsPrimary) {
   EXPECT_TRUE(routesFromView(view, "n1").leader);
 }
 
+TEST(ProxyRoutes, ReadWriteIsPausedWhileTheLeaderDrainsForASwitchover) {
+  ha::ClusterView view;
+  view.leader = ha::LeaderRecord{.name = "n1"};
+  view.members["n1"] = member("n1", "primary", "running", 5001, 1000);
+  view.members["n2"] = member("n2", "replica", "streaming", 5002, 1000);
+  view.failover = ha::FailoverRequest{.leader = "n1", .candidate = "n2"};
+  EXPECT_FALSE(routesFromView(view, "n2").rw_paused) << "requested, not yet paused";
+  view.failover->paused_at = 42.0;
+  auto paused = routesFromView(view, "n2");
+  EXPECT_TRUE(paused.rw_paused);
+  EXPECT_TRUE(paused.leader) << "the leader is still known, only not lent";
+  ha::ClusterView unpaused = view;
+  unpaused.failover->paused_at = 0;
+  EXPECT_FALSE(paused.sameRoutes(routesFromView(unpaused, "n2")))
+      << "a pause alone is a change the proxy must publish";
+  // Once the old leader let go of the lock, the pause is over: there is no leader to wait on
+  // (routes hold as in any failover) and then the new one.
+  view.leader = ha::LeaderRecord{.name = "n2"};
+  EXPECT_FALSE(routesFromView(view, "n2").rw_paused);
+  view.leader.reset();
+  EXPECT_FALSE(routesFromView(view, "n2").rw_paused);
+}
+
 }  // namespace
 }  // namespace keel::cli
