@@ -118,6 +118,8 @@ json FailoverRequest::toJson() const {
     j["scheduled_at"] = scheduled_at;
   if (paused_at > 0)
     j["paused_at"] = paused_at;
+  if (!final_lsn.empty())
+    j["final_lsn"] = final_lsn;
   if (!reason.empty())
     j["reason"] = reason;
   return j;
@@ -133,6 +135,7 @@ std::optional<FailoverRequest> FailoverRequest::fromJson(const json& j) {
   readField(j, "scheduled_at", f.scheduled_at);
   readField(j, "requested_at", f.requested_at);
   readField(j, "paused_at", f.paused_at);
+  readField(j, "final_lsn", f.final_lsn);
   readField(j, "reason", f.reason);
   return f;
 }

@@ -64,6 +64,9 @@ struct FailoverRequest {
   // Switchover: when the leader asked every proxy to stop lending read-write server connections
   // for new transactions (epoch seconds); 0: not yet. Set by the leader, not by the API.
   double paused_at = 0;
+  // Switchover: the stopped leader's final checkpoint location the candidate must replay; empty
+  // until the leader stopped. Set by the leader.
+  std::string final_lsn;
   std::string reason;  // "switchover requested through the API"
   std::int64_t mod_revision = 0;
 

@@ -255,6 +255,20 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
   markPrimary();
   upstream_.clear();
   spdlog::warn("promoted: this member is now the primary");
+  // The proxies route writes here once this member's record says it runs as primary: publish
+  // it now (after the members' slots, as every cycle does), before the bookkeeping below.
+  LocalObservation promoted = co_await observe();
+  if (promoted.status && !promoted.status->in_recovery) {
+    co_await leaderHousekeeping(view, promoted);
+    co_await publish(promoted);
+    if (view_observer_) {
+      // This agent's own proxy, too, without waiting for the next cycle's view.
+      ClusterView now = view;
+      now.leader = LeaderRecord{.name = config_->name, .lease = lease_.state().lease};
+      now.members[config_->name] = memberRecord(promoted, false);
+      view_observer_(now);
+    }
+  }
   auto read_status = [this] { return pg_.status(); };
   auto st = co_await worker_.run(read_status);
   HistoryRecord h{.timeline = st ? st->timeline : local.timeline + 1,
@@ -401,26 +415,34 @@ asio::awaitable<void> HaLoop::releaseLeader() {
 // final checkpoint the walsenders send to every connected standby), wait until the candidate
 // has replayed past it, then release the lock. The failover key still names the candidate, so
 // it alone takes the lock and promotes; no acknowledged write can be lost.
-asio::awaitable<void> HaLoop::pauseClients(const ClusterView& view) {
+asio::awaitable<bool> HaLoop::updateFailover(ClusterView& view, FailoverRequest request) {
+  dcs::Txn t;
+  t.compare.push_back(Compare::modRevisionIs(key(keys::kFailover), view.failover->mod_revision));
+  t.success.push_back(Operation::put(key(keys::kFailover), request.toJson().dump()));
+  auto put = co_await dcs_.txn(t);
+  if (!put || !put->succeeded) {
+    spdlog::warn("switchover: cannot update the request ({})",
+                 put ? std::string("it changed meanwhile") : put.message());
+    co_return false;
+  }
+  request.mod_revision = put->revision;
+  view.failover = request;
+  co_return true;
+}
+
+asio::awaitable<void> HaLoop::pauseClients(ClusterView& view) {
   if (!view.failover || view.failover->leader != config_->name) {
     co_return;
   }
   FailoverRequest request = *view.failover;
   request.paused_at = wallClockSeconds();
-  dcs::Txn t;
-  t.compare.push_back(Compare::modRevisionIs(key(keys::kFailover), request.mod_revision));
-  t.success.push_back(Operation::put(key(keys::kFailover), request.toJson().dump()));
-  auto put = co_await dcs_.txn(t);
-  if (!put || !put->succeeded) {
-    spdlog::warn("switchover: cannot mark the request paused ({}); proxies keep lending",
-                 put ? std::string("it changed meanwhile") : put.message());
-    co_return;
+  bool marked = co_await updateFailover(view, request);
+  if (!marked) {
+    co_return;  // proxies keep lending; clients in transactions may get an error
   }
   // This agent's own proxy pauses at once; the others when their loops see the request.
-  ClusterView paused = view;
-  paused.failover->paused_at = request.paused_at;
   if (view_observer_) {
-    view_observer_(paused);
+    view_observer_(view);
     proxy_paused_at_ = request.paused_at;
   }
   const auto started = clock_.now();
@@ -482,8 +504,10 @@ asio::awaitable<void> HaLoop::pauseClients(const ClusterView& view) {
                ms(confirmed - started), ms(clock_.now() - confirmed));
 }
 
-asio::awaitable<void> HaLoop::switchover(const ClusterView& view, std::string candidate,
+asio::awaitable<void> HaLoop::switchover(const ClusterView& seen, std::string candidate,
                                          std::string reason) {
+  // The request is updated on the way (paused_at, final_lsn): `view` follows its revision.
+  ClusterView view = seen;
   const MemberRecord* cm = view.member(candidate);
   if (!cm) {
     std::string why = "switchover cancelled: candidate " + candidate + " is gone";
@@ -526,6 +550,12 @@ asio::awaitable<void> HaLoop::switchover(const ClusterView& view, std::string ca
   WalPosition final_lsn = stopped->checkpoint_location;
   spdlog::info("switchover: primary stopped at {}; waiting for {} to replay it", final_lsn.str(),
                candidate);
+  if (view.failover) {
+    // Wakes every member's loop, so that the candidate publishes its replay position now.
+    FailoverRequest stopped_request = *view.failover;
+    stopped_request.final_lsn = final_lsn.str();
+    co_await updateFailover(view, stopped_request);
+  }
   auto deadline = clock_.now() + std::chrono::seconds(30);
   bool caught_up = false;
   while (clock_.now() < deadline) {

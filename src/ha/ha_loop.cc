@@ -72,6 +72,27 @@ asio::awaitable<void> HaLoop::waitForChange(std::int64_t revision) {
   const std::string prefix = config_->dcs_prefix();
   const std::string own_member = key(keys::kMembers) + config_->name;
   const std::string members = key(keys::kMembers);
+  // The leader's record, as last seen: when its role or state changes (a new leader reports it
+  // runs as primary) the proxies' routes follow at once, not a loop_wait later.
+  std::string leader_member;
+  std::optional<MemberRecord> leader_record;
+  {
+    std::lock_guard lock(mu_);
+    if (view_ && view_->leader) {
+      leader_member = members + view_->leader->name;
+      if (const MemberRecord* m = view_->member(view_->leader->name)) {
+        leader_record = *m;
+      }
+    }
+  }
+  auto leaderRecordChanged = [&](const dcs::KeyValue& kv) {
+    if (kv.key != leader_member) {
+      return false;
+    }
+    auto now = MemberRecord::fromJson("", nlohmann::json::parse(kv.value, nullptr, false));
+    return !now || !leader_record || now->role != leader_record->role ||
+           now->state != leader_record->state;
+  };
   std::int64_t next = revision + 1;
   while (!stopping_) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now());
@@ -92,7 +113,8 @@ asio::awaitable<void> HaLoop::waitForChange(std::int64_t revision) {
       if (k == own_member || k == key(keys::kStatus) || k == key(keys::kHistory))
         continue;
       // Another member's routine status update is not worth a cycle; joins and departures are.
-      if (k.rfind(members, 0) == 0 && ev.type == dcs::WatchEvent::Type::put && ev.kv.version > 1) {
+      if (k.rfind(members, 0) == 0 && ev.type == dcs::WatchEvent::Type::put && ev.kv.version > 1 &&
+          !leaderRecordChanged(ev.kv)) {
         continue;
       }
       co_return;

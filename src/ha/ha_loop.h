@@ -106,12 +106,15 @@ class HaLoop {
                                              std::string reason);
   boost::asio::awaitable<void> rejoin(const ClusterView& view, std::string leader,
                                       bool was_running_primary);
-  boost::asio::awaitable<void> switchover(const ClusterView& view, std::string candidate,
+  boost::asio::awaitable<void> switchover(const ClusterView& seen, std::string candidate,
                                           std::string reason);
   // Switchover, before the primary stops: marks the request paused, so that every proxy stops
   // lending read-write server connections for new transactions, waits for the other proxies to
   // confirm and for the transactions in flight to end (ha.switchover_drain_timeout).
-  boost::asio::awaitable<void> pauseClients(const ClusterView& view);
+  boost::asio::awaitable<void> pauseClients(ClusterView& view);
+  // Replaces the failover request (CAS on the revision in `view`) and records the new one in
+  // `view`. False, with a warning, when it changed meanwhile or the DCS failed.
+  boost::asio::awaitable<bool> updateFailover(ClusterView& view, FailoverRequest request);
   boost::asio::awaitable<void> clearFailover(const ClusterView& view, std::string reason);
   boost::asio::awaitable<void> appendHistory(HistoryRecord record);
   boost::asio::awaitable<void> releaseLeader();

@@ -14,9 +14,11 @@ TEST(ClusterViewRecords, SwitchoverPauseFieldsRoundTrip) {
   f.requested_at = 100.5;
   EXPECT_FALSE(f.toJson().contains("paused_at")) << "absent until the leader pauses";
   f.paused_at = 101.25;
+  f.final_lsn = "0/5E78D08";
   auto back = FailoverRequest::fromJson(f.toJson());
   ASSERT_TRUE(back);
   EXPECT_DOUBLE_EQ(back->paused_at, 101.25);
+  EXPECT_EQ(back->final_lsn, "0/5E78D08");
   EXPECT_EQ(back->candidate, "n2");
 
   MemberRecord m;
