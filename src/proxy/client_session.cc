@@ -439,7 +439,12 @@ class Session final : public ServerLender {
       if (target) {
         co_return target;
       }
-      if (Clock::now() >= deadline || handle_->killed()) {
+      if (handle_->killed()) {
+        queueFatal(sqlstate::kAdminShutdown, handle_->killReason());
+        co_await writeFatal();
+        co_return std::nullopt;
+      }
+      if (Clock::now() >= deadline) {
         queueFatal(sqlstate::kCannotConnectNow,
                    std::string(table->rw_paused
                                    ? "a switchover paused read-write connections and did not "

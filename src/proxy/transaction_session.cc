@@ -75,12 +75,15 @@ class TransactionSession {
       release(false);
     }
     co_await flushClient();
+    p_.handle.setServerSocket(nullptr);  // the streams go away with the session
   }
 
  private:
   ServerPool& pool() { return p_.lender.pool(); }
 
   void idle() {
+    // Holding no server, a terminate() (admin KILL, RECONNECT) wakes the client reader instead.
+    p_.handle.setServerSocket(&p_.stream.socket());
     p_.handle.update([](SessionInfo& i) {
       i.state = "idle";
       i.server.clear();
@@ -101,6 +104,10 @@ class TransactionSession {
       auto [ec, n] =
           co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
+        if (p_.handle.killed()) {
+          client_out_.append(
+              pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, p_.handle.killReason()));
+        }
         co_return;
       }
       p_.client_decoder.commit(n);

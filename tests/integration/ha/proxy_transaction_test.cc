@@ -244,6 +244,24 @@ TEST_F(TransactionPoolTest, CompatDriversNeededStatementsPreparedAgain) {
   EXPECT_GT(total("keel_proxy_injected_parses_total"), 0) << metrics->body;
 }
 
+// A client between transactions holds no server connection; the admin console's KILL still ends
+// it at once, with 57P01 and KILL's reason.
+TEST_F(TransactionPoolTest, AdminKillEndsClientsBetweenTransactions) {
+  SqlConnection console("host=127.0.0.1 port=" + std::to_string(rwPort()) +
+                        " dbname=pgbouncer user=postgres sslmode=disable connect_timeout=5 "
+                        "password=" +
+                        KeelCluster::kSuperuserPassword);
+  ASSERT_TRUE(console.ok()) << console.error();
+  SqlConnection client(rw());
+  ASSERT_TRUE(client.ok()) << client.error();
+  ASSERT_TRUE(client.exec("SELECT 1").ok);
+  ASSERT_TRUE(console.exec("KILL postgres").ok);
+  auto killed = client.exec("SELECT 1");
+  EXPECT_FALSE(killed.ok);
+  EXPECT_NE(killed.error.find("terminating connection"), std::string::npos) << killed.error;
+  EXPECT_EQ(execSql(rw(), "SELECT 2").scalar(), "2") << "new clients get in after KILL";
+}
+
 // Runs last: it moves the leader. Every proxy stops lending read-write server connections for
 // new transactions, the transactions in flight finish on the old leader, and the waiting ones run
 // on the new leader: no client sees an error, and the client between transactions keeps its
