@@ -114,4 +114,44 @@ asio::awaitable<void> sendCancelRequest(std::string host, std::uint16_t port,
   }
 }
 
+namespace {
+// "host:port" or "[v6]:port" of a peer proxy.
+std::optional<std::pair<std::string, std::uint16_t>> splitHostPort(const std::string& hp) {
+  auto colon = hp.rfind(':');
+  if (colon == std::string::npos) {
+    return std::nullopt;
+  }
+  std::string host = hp.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = std::atoi(hp.c_str() + colon + 1);
+  if (port <= 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return std::make_pair(host, static_cast<std::uint16_t>(port));
+}
+}  // namespace
+
+asio::awaitable<void> forwardCancelRequest(const CancelRegistry& registry, const RouteTable& routes,
+                                           pgwire::BackendKeyData key,
+                                           std::chrono::milliseconds timeout) {
+  if (auto target = registry.find(key)) {
+    co_await sendCancelRequest(target->host, target->port, target->server_key, timeout);
+    co_return;
+  }
+  if (static_cast<std::uint32_t>(key.process_id) & CancelRegistry::kForwardedBit) {
+    co_return;  // forwarded by another agent and not ours: nobody has it
+  }
+  pgwire::BackendKeyData forwarded{
+      static_cast<std::int32_t>(static_cast<std::uint32_t>(key.process_id) |
+                                CancelRegistry::kForwardedBit),
+      key.secret_key};
+  for (const auto& peer : routes.peer_proxies) {
+    if (auto hp = splitHostPort(peer)) {
+      co_await sendCancelRequest(hp->first, hp->second, forwarded, timeout);
+    }
+  }
+}
+
 }  // namespace keel::proxy

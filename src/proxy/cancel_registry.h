@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "pgwire/backend_messages.h"
+#include "proxy/route_table.h"
 
 namespace keel::proxy {
 
@@ -48,5 +49,13 @@ class CancelRegistry {
 boost::asio::awaitable<void> sendCancelRequest(std::string host, std::uint16_t port,
                                                pgwire::BackendKeyData key,
                                                std::chrono::milliseconds timeout);
+
+// Routes a client's CancelRequest: to the server backend `registry` maps `key` to, else (a key
+// another agent issued) to every peer proxy in `routes` with the forwarded bit set, unless it was
+// forwarded already. Each send is bounded by `timeout`.
+boost::asio::awaitable<void> forwardCancelRequest(const CancelRegistry& registry,
+                                                  const RouteTable& routes,
+                                                  pgwire::BackendKeyData key,
+                                                  std::chrono::milliseconds timeout);
 
 }  // namespace keel::proxy

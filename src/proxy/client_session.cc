@@ -39,22 +39,6 @@ double epochNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::optional<std::pair<std::string, std::uint16_t>> splitHostPort(const std::string& hp) {
-  auto colon = hp.rfind(':');
-  if (colon == std::string::npos) {
-    return std::nullopt;
-  }
-  std::string host = hp.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = std::atoi(hp.c_str() + colon + 1);
-  if (port <= 0 || port > 65535) {
-    return std::nullopt;
-  }
-  return std::make_pair(host, static_cast<std::uint16_t>(port));
-}
-
 enum class RelayEnd { client_terminated, client_gone, server_gone, killed };
 
 class Session final : public ServerLender {
@@ -251,7 +235,8 @@ class Session final : public ServerLender {
           auto cancel = pgwire::parseCancelRequest(frame->payload);
           if (cancel) {
             pgwire::BackendKeyData key{cancel->process_id, cancel->secret_key};
-            co_await forwardCancel(key);
+            auto routes = ctx_.routes.current();  // named: kept alive across the co_await
+            co_await forwardCancelRequest(ctx_.cancels, *routes, key, kCancelTimeout);
           }
           co_return false;
         }
@@ -368,26 +353,6 @@ class Session final : public ServerLender {
     }
     client_dec_.setAuthenticated();
     co_return true;
-  }
-
-  asio::awaitable<void> forwardCancel(pgwire::BackendKeyData key) {
-    if (auto target = ctx_.cancels.find(key)) {
-      co_await sendCancelRequest(target->host, target->port, target->server_key, kCancelTimeout);
-      co_return;
-    }
-    if (static_cast<std::uint32_t>(key.process_id) & CancelRegistry::kForwardedBit) {
-      co_return;  // forwarded by another agent and not ours: nobody has it
-    }
-    pgwire::BackendKeyData forwarded{
-        static_cast<std::int32_t>(static_cast<std::uint32_t>(key.process_id) |
-                                  CancelRegistry::kForwardedBit),
-        key.secret_key};
-    auto routes = ctx_.routes.current();
-    for (const auto& peer : routes->peer_proxies) {
-      if (auto hp = splitHostPort(peer)) {
-        co_await sendCancelRequest(hp->first, hp->second, forwarded, kCancelTimeout);
-      }
-    }
   }
 
   // The server this client goes to. RW clients wait for a writable leader during a failover.
@@ -534,22 +499,6 @@ class Session final : public ServerLender {
   }
 
   // --- relay ---
-
-  // Sends `size` bytes at `data` to a plain socket: at once when it takes them, without a trip
-  // through the scheduler, else the rest by async_write.
-  static asio::awaitable<bool> sendPlain(tcp::socket& socket, const char* data, std::size_t size) {
-    boost::system::error_code ec;
-    std::size_t done = writeNow(socket, data, size, ec);
-    if (ec) {
-      co_return false;
-    }
-    if (done == size) {
-      co_return true;
-    }
-    auto [wec, n] =
-        co_await asio::async_write(socket, asio::buffer(data + done, size - done), kNoThrow);
-    co_return !wec;
-  }
 
   // Sends to the client: plain without suspending when possible, TLS by async_write.
   asio::awaitable<bool> sendToClient(tcp::socket* plain, const char* data, std::size_t size) {

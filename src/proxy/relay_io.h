@@ -1,9 +1,13 @@
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <cstddef>
+
+#include "proxy/wire_io.h"
 
 // Writes for the session relay's hot path. A completed async_write resumes its coroutine through
 // the scheduler queue (and often an extra epoll_wait before it); a request or a response of a few
@@ -21,6 +25,23 @@ inline std::size_t writeNow(boost::asio::ip::tcp::socket& socket, const char* da
     return 0;
   }
   return ec ? 0 : n;
+}
+
+// Sends `size` bytes at `data` to a plain socket: at once when it takes them, without a trip
+// through the scheduler, else the rest by async_write. False: the socket failed.
+inline boost::asio::awaitable<bool> sendPlain(boost::asio::ip::tcp::socket& socket,
+                                              const char* data, std::size_t size) {
+  boost::system::error_code ec;
+  std::size_t done = writeNow(socket, data, size, ec);
+  if (ec) {
+    co_return false;
+  }
+  if (done == size) {
+    co_return true;
+  }
+  auto [wec, n] = co_await boost::asio::async_write(
+      socket, boost::asio::buffer(data + done, size - done), kNoThrow);
+  co_return !wec;
 }
 
 }  // namespace keel::proxy
