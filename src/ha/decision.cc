@@ -172,6 +172,15 @@ Decision decideAsFollower(const DecisionInput& in) {
       return make(Action::follow, "following the new leader " + leader, Decision::Role::replica,
                   leader);
     }
+    if (l.leader_fork_lsn && l.wal_position > *l.leader_fork_lsn) {
+      return make(Action::rewind,
+                  "replica diverged from leader " + leader + ": it holds WAL up to " +
+                      l.wal_position.str() + " on timeline " + std::to_string(l.timeline) +
+                      ", past " + l.leader_fork_lsn->str() +
+                      " where the leader's timeline forked off it, so it cannot stream from "
+                      "the leader; stopping it to rewind",
+                  Decision::Role::replica, leader);
+    }
     return make(Action::none, "replica of " + leader, Decision::Role::replica);
   }
   if (!lm || lm->host.empty()) {
@@ -246,6 +255,8 @@ const char* toString(Action a) {
       return "follow";
     case Action::rejoin:
       return "rejoin";
+    case Action::rewind:
+      return "rewind";
     case Action::demote:
       return "demote";
     case Action::clone:

@@ -34,6 +34,11 @@ struct LocalState {
   int timeline = 0;
   std::uint64_t system_identifier = 0;  // 0: unknown (no data, or not read yet)
   std::string upstream;  // running standby: the member it follows ("" if none/unknown)
+  // Running standby on an older timeline than its leader's, that has not streamed for a while:
+  // the position where the leader's timeline history leaves this standby's timeline. A standby
+  // holding WAL past it has diverged (it went on receiving from a primary that lost the lock)
+  // and can never stream from the leader until it is rewound.
+  std::optional<WalPosition> leader_fork_lsn;
   // This agent's lease: valid while its own clock says so (see leaseValid).
   std::int64_t lease = 0;
   std::optional<SteadyTime> last_renewal_sent;  // send time of the last successful renewal
@@ -79,6 +84,7 @@ enum class Action {
   start_standby,   // start PostgreSQL as a standby of `target` ("" = no upstream yet)
   follow,          // running standby: repoint it at `target`
   rejoin,          // stopped former primary: rewind against `target` if needed, then standby
+  rewind,          // running standby diverged from `target`'s timeline: stop, rewind, standby
   demote,          // running primary without the lock: stop it now, then rejoin `target`
   clone,           // no data: pg_basebackup from `target`
   switchover,      // leader: hand over to `target` (planned, no data loss)

@@ -94,8 +94,9 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
         upstream_ = d.target;
       co_return;
     }
-    case Action::demote: {
-      spdlog::warn("demoting: {}", d.reason);
+    case Action::demote:
+    case Action::rewind: {
+      spdlog::warn("{}: {}", d.action == Action::demote ? "demoting" : "rewinding", d.reason);
       auto stop_for_demotion = [this] {
         auto s = pg_.stop(pg::Postgres::StopMode::fast);
         if (!s)
@@ -255,6 +256,10 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
   markPrimary();
   upstream_.clear();
   spdlog::warn("promoted: this member is now the primary");
+  // The former leader's record expired with its lease, so the members' slots would miss it;
+  // it comes back as a standby of this member (rewound), and streams only through its slot.
+  if (!old_leader.empty() && old_leader != config_->name && !view.member(old_leader))
+    former_leader_ = old_leader;
   // The proxies route writes here once this member's record says it runs as primary: publish
   // it now (after the members' slots, as every cycle does), before the bookkeeping below.
   LocalObservation promoted = co_await observe();
@@ -323,7 +328,7 @@ asio::awaitable<void> HaLoop::appendHistory(HistoryRecord record) {
 }
 
 asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, std::string leader,
-                                     bool was_running_primary) {
+                                     bool force_rewind) {
   const MemberRecord* lm = view.member(leader);
   if (!lm || lm->host.empty())
     co_return;
@@ -334,25 +339,33 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, std::string leader
   LocalObservation stopped_data;
   stopped_data.data_initialized = true;
   co_await publish(stopped_data);
-  auto rewind_and_start = [this, source, leader_timeline = lm->timeline, leader_is_me,
-                           was_running_primary, &c]() -> pg::PgResult<std::string> {
+  auto rewind_and_start = [this, source, leader_timeline = lm->timeline, leader_is_me, force_rewind,
+                           &c]() -> pg::PgResult<std::string> {
     auto cd = pg_.controlData();
     if (!cd)
       return cd.failure();
     bool need_rewind = true;
-    if (cd->cleanly_shut_down() && !was_running_primary) {
-      // A clean shutdown (switchover) needs no rewind when our last checkpoint comes before
-      // the point where the leader's timeline forked from ours.
+    if (cd->cleanly_shut_down() && !force_rewind) {
+      // A clean shutdown (switchover) needs no rewind when what this member holds lies on the
+      // leader's history: its last checkpoint, and for a standby the end of the WAL it replayed
+      // (its minimum recovery point), each no further than where the leader's timeline forked
+      // off the timeline it is on.
       auto hist = pg_.timelineHistory(source, leader_timeline);
       if (hist) {
-        for (const auto& [tl, switch_lsn] : *hist) {
-          if (tl == cd->timeline) {
-            need_rewind = cd->checkpoint_location >= switch_lsn;
-            break;
+        auto onLeaderHistory = [&](int tl, WalPosition pos, bool is_record_start) {
+          if (tl == leader_timeline)
+            return true;
+          for (const auto& [htl, switch_lsn] : *hist) {
+            if (htl == tl)
+              return is_record_start ? pos < switch_lsn : pos <= switch_lsn;
           }
+          return false;
+        };
+        need_rewind = !onLeaderHistory(cd->timeline, cd->checkpoint_location, true);
+        if (!need_rewind && cd->min_recovery_end.value != 0) {
+          need_rewind =
+              !onLeaderHistory(cd->min_recovery_end_timeline, cd->min_recovery_end, false);
         }
-        if (leader_timeline == cd->timeline)
-          need_rewind = false;
       }
     }
     if (need_rewind) {

@@ -246,6 +246,7 @@ asio::awaitable<void> HaLoop::cycle() {
   }
   LocalState local = localState(obs);
   lease_.setPaused(view->paused());
+  co_await checkDivergence(*view, obs, local);
 
   std::vector<PeerProbe> peers;
   if (!view->leader && view->initialize && local.pg_running) {
@@ -321,6 +322,44 @@ asio::awaitable<void> HaLoop::cycle() {
   std::lock_guard lock(mu_);
   last_obs_ = obs;
   last_loop_epoch_ = wallClockSeconds();
+}
+
+asio::awaitable<void> HaLoop::checkDivergence(const ClusterView& view, const LocalObservation& obs,
+                                              LocalState& local) {
+  // How long a standby behind the leader's timeline may go without streaming before its
+  // position is compared with the leader's history: following a new leader takes a moment.
+  constexpr auto kGrace = std::chrono::seconds(3);
+  const MemberRecord* lm = view.leader ? view.member(view.leader->name) : nullptr;
+  bool suspect = lm && view.leader->name != config_->name && obs.status &&
+                 obs.status->in_recovery && upstream_ == view.leader->name && local.timeline > 0 &&
+                 lm->timeline > local.timeline && obs.status->wal_receiver_state != "streaming";
+  if (!suspect) {
+    not_streaming_since_.reset();
+    co_return;
+  }
+  auto now = clock_.now();
+  if (!not_streaming_since_)
+    not_streaming_since_ = now;
+  if (now - *not_streaming_since_ < kGrace)
+    co_return;
+  if (!leader_history_ || leader_history_->leader != lm->name ||
+      leader_history_->timeline != lm->timeline) {
+    pg::PgEndpoint source{lm->host, lm->port};
+    int timeline = lm->timeline;
+    auto read_history = [this, source, timeline] { return pg_.timelineHistory(source, timeline); };
+    auto hist = co_await worker_.run(read_history);
+    if (!hist) {
+      spdlog::debug("cannot read the timeline history of leader {}: {}", lm->name, hist.message());
+      co_return;
+    }
+    leader_history_ = LeaderHistory{lm->name, lm->timeline, std::move(*hist)};
+  }
+  for (const auto& [tl, switch_lsn] : leader_history_->forks) {
+    if (tl == local.timeline) {
+      local.leader_fork_lsn = switch_lsn;
+      break;
+    }
+  }
 }
 
 MemberRecord HaLoop::memberRecord(const LocalObservation& obs, bool fenced) const {
@@ -444,6 +483,16 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
   for (const auto& w : wanted) {
     if (!have.count(w))
       to_create.push_back(w);
+  }
+  // The former leader's slot (see acquireLeader): made once, then kept like the slot of any
+  // member that left, for the grace period from now unless the member comes back.
+  if (!former_leader_.empty()) {
+    std::string slot = pg::slotNameFor(former_leader_);
+    if (!wanted.count(slot) && !have.count(slot)) {
+      to_create.push_back(slot);
+      slot_grace_.emplace(slot, now);
+    }
+    former_leader_.clear();
   }
   if (to_create.empty() && to_drop->empty())
     co_return;

@@ -96,6 +96,10 @@ class HaLoop {
   boost::asio::awaitable<LocalObservation> observe();
   // Caller passes `fenced` (guarded by mu_), so snapshot() can call this under the lock.
   MemberRecord memberRecord(const LocalObservation& obs, bool fenced) const;
+  // Sets local.leader_fork_lsn for a standby on an older timeline than its leader's that has
+  // not streamed for a while (see LocalState), reading the leader's timeline history.
+  boost::asio::awaitable<void> checkDivergence(const ClusterView& view, const LocalObservation& obs,
+                                               LocalState& local);
   boost::asio::awaitable<void> leaderHousekeeping(const ClusterView& view,
                                                   const LocalObservation& obs);
   boost::asio::awaitable<void> applyDynamicConfig(const ClusterView& view);
@@ -104,8 +108,10 @@ class HaLoop {
   boost::asio::awaitable<void> bootstrap(const ClusterView& view, const LocalState& local);
   boost::asio::awaitable<bool> acquireLeader(const ClusterView& view, const LocalState& local,
                                              std::string reason);
+  // Rewinds (when needed, or always with force_rewind) the stopped data directory against
+  // `leader` and starts it as its standby.
   boost::asio::awaitable<void> rejoin(const ClusterView& view, std::string leader,
-                                      bool was_running_primary);
+                                      bool force_rewind);
   boost::asio::awaitable<void> switchover(const ClusterView& seen, std::string candidate,
                                           std::string reason);
   // Switchover, before the primary stops: marks the request paused, so that every proxy stops
@@ -146,6 +152,18 @@ class HaLoop {
   std::string published_member_;  // last JSON we wrote for our member key
   std::string published_status_;
   std::map<std::string, SteadyTime> slot_grace_;  // slots of vanished members, first seen gone
+  // Since when our standby has been on an older timeline than the leader and not streaming.
+  std::optional<SteadyTime> not_streaming_since_;
+  // The leader's timeline history as last read (it never changes for a given timeline).
+  struct LeaderHistory {
+    std::string leader;
+    int timeline = 0;
+    std::vector<std::pair<int, WalPosition>> forks;
+  };
+  std::optional<LeaderHistory> leader_history_;
+  // A former leader whose member record was gone when this member took the lock: its slot is
+  // created all the same, so it can stream as soon as it rejoins (see leaderHousekeeping).
+  std::string former_leader_;
   std::string activity_;  // long action under way ("cloning", "rewinding"), published as state
   // The switchover pause (FailoverRequest::paused_at) the view observer (the proxy) last
   // applied, published in the member record; read by snapshot() too.

@@ -303,6 +303,22 @@ TEST(DecisionFollowerTest, FollowerPaths) {
        Action::follow, "a", "following the new leader a"},
       {"running standby of the leader: nothing to do", [&](Scenario& s) { withLeaderA(s); },
        Action::none, "", "replica of a"},
+      {"running standby holding WAL past the leader's fork point: rewind it",
+       [&](Scenario& s) {
+         withLeaderA(s);
+         s.local.timeline = 1;
+         s.local.wal_position = WalPosition{0x613D428};
+         s.local.leader_fork_lsn = WalPosition{0x613D348};
+       },
+       Action::rewind, "a", "past 0/613D348 where the leader's timeline forked off it"},
+      {"running standby behind the leader's fork point: it can still follow",
+       [&](Scenario& s) {
+         withLeaderA(s);
+         s.local.timeline = 1;
+         s.local.wal_position = WalPosition{0x613D348};
+         s.local.leader_fork_lsn = WalPosition{0x613D348};
+       },
+       Action::none, "", "replica of a"},
       {"running primary while another member holds the lock: demote",
        [&](Scenario& s) {
          withLeaderA(s);

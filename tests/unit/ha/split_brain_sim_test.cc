@@ -410,6 +410,7 @@ class Simulation {
         pg.startStandby(d.target);
         break;
       case Action::demote:
+      case Action::rewind:
         pg.stop();
         pg.startStandby(d.target);
         break;
