@@ -261,11 +261,14 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
   if (!old_leader.empty() && old_leader != config_->name && !view.member(old_leader))
     former_leader_ = old_leader;
   // The proxies route writes here once this member's record says it runs as primary: publish
-  // it now (after the members' slots, as every cycle does), before the bookkeeping below.
+  // it now, before the bookkeeping below. The members' slots come right after: the replicas
+  // are streaming members that only need them once they follow, and a member cloning in this
+  // instant fails on the missing slot and retries.
   LocalObservation promoted = co_await observe();
+  double published_at = 0;  // when the proxies could route writes here
   if (promoted.status && !promoted.status->in_recovery) {
-    co_await leaderHousekeeping(view, promoted);
     co_await publish(promoted);
+    published_at = wallClockSeconds();
     if (view_observer_) {
       // This agent's own proxy, too, without waiting for the next cycle's view.
       ClusterView now = view;
@@ -273,6 +276,7 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
       now.members[config_->name] = memberRecord(promoted, false);
       view_observer_(now);
     }
+    co_await leaderHousekeeping(view, promoted);
   }
   auto read_status = [this] { return pg_.status(); };
   auto st = co_await worker_.run(read_status);
@@ -284,9 +288,11 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
                   .new_leader = config_->name,
                   .kind = requested && !view.failover->leader.empty() ? "switchover" : "failover"};
   if (requested && view.failover->paused_at > 0) {
-    // From the old leader's pause to this promotion (wall clocks of two hosts).
+    // From the old leader's pause to this member's record saying it runs as primary, which
+    // ends the proxies' pause (wall clocks of two hosts).
+    double resumed_at = published_at > 0 ? published_at : h.time;
     h.pause_ms = std::max<std::int64_t>(
-        0, static_cast<std::int64_t>((h.time - view.failover->paused_at) * 1000.0));
+        0, static_cast<std::int64_t>((resumed_at - view.failover->paused_at) * 1000.0));
     h.reason += "; read-write clients paused " + std::to_string(h.pause_ms) + " ms";
   }
   if (view.failover) {

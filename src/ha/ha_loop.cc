@@ -63,6 +63,36 @@ asio::awaitable<void> HaLoop::run() {
   }
 }
 
+HaLoop::ChangeFilter HaLoop::changeFilter(const ClusterView* view) const {
+  ChangeFilter f;
+  f.own_member = key(keys::kMembers) + config_->name;
+  f.members = key(keys::kMembers);
+  f.status = key(keys::kStatus);
+  f.history = key(keys::kHistory);
+  if (view && view->leader) {
+    f.leader_member = f.members + view->leader->name;
+    if (const MemberRecord* m = view->member(view->leader->name)) {
+      f.leader_record = *m;
+    }
+  }
+  return f;
+}
+
+bool HaLoop::ChangeFilter::matters(const dcs::WatchEvent& ev) const {
+  const std::string& k = ev.kv.key;
+  if (k == own_member || k == status || k == history)
+    return false;
+  if (k.rfind(members, 0) != 0 || ev.type != dcs::WatchEvent::Type::put || ev.kv.version <= 1)
+    return true;  // joins, departures and every non-member key
+  // Another member's routine status update is not worth a cycle; a change of the leader's
+  // role or state is (a new leader reports it runs as primary: routes follow at once).
+  if (k != leader_member)
+    return false;
+  auto now = MemberRecord::fromJson("", nlohmann::json::parse(ev.kv.value, nullptr, false));
+  return !now || !leader_record || now->role != leader_record->role ||
+         now->state != leader_record->state;
+}
+
 asio::awaitable<void> HaLoop::waitForChange(std::int64_t revision) {
   auto deadline = clock_.now() + config_->ha.loop_wait;
   if (revision == 0) {
@@ -70,29 +100,11 @@ asio::awaitable<void> HaLoop::waitForChange(std::int64_t revision) {
     co_return;
   }
   const std::string prefix = config_->dcs_prefix();
-  const std::string own_member = key(keys::kMembers) + config_->name;
-  const std::string members = key(keys::kMembers);
-  // The leader's record, as last seen: when its role or state changes (a new leader reports it
-  // runs as primary) the proxies' routes follow at once, not a loop_wait later.
-  std::string leader_member;
-  std::optional<MemberRecord> leader_record;
+  ChangeFilter filter;
   {
     std::lock_guard lock(mu_);
-    if (view_ && view_->leader) {
-      leader_member = members + view_->leader->name;
-      if (const MemberRecord* m = view_->member(view_->leader->name)) {
-        leader_record = *m;
-      }
-    }
+    filter = changeFilter(view_ ? &*view_ : nullptr);
   }
-  auto leaderRecordChanged = [&](const dcs::KeyValue& kv) {
-    if (kv.key != leader_member) {
-      return false;
-    }
-    auto now = MemberRecord::fromJson("", nlohmann::json::parse(kv.value, nullptr, false));
-    return !now || !leader_record || now->role != leader_record->role ||
-           now->state != leader_record->state;
-  };
   std::int64_t next = revision + 1;
   while (!stopping_) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now());
@@ -109,17 +121,46 @@ asio::awaitable<void> HaLoop::waitForChange(std::int64_t revision) {
     if (w->compacted)
       co_return;
     for (const auto& ev : w->events) {
-      const std::string& k = ev.kv.key;
-      if (k == own_member || k == key(keys::kStatus) || k == key(keys::kHistory))
-        continue;
-      // Another member's routine status update is not worth a cycle; joins and departures are.
-      if (k.rfind(members, 0) == 0 && ev.type == dcs::WatchEvent::Type::put && ev.kv.version > 1 &&
-          !leaderRecordChanged(ev.kv)) {
-        continue;
-      }
-      co_return;
+      if (filter.matters(ev))
+        co_return;
     }
     next = w->revision + 1;
+  }
+}
+
+asio::awaitable<void> HaLoop::followRoutes(std::shared_ptr<const bool> active, ClusterView view) {
+  // Short watches, so that this coroutine notices soon that the action ended.
+  constexpr std::chrono::milliseconds kWatchSlice{250};
+  const std::string prefix = config_->dcs_prefix();
+  std::int64_t next = view.revision + 1;
+  ChangeFilter filter = changeFilter(&view);
+  while (*active && !stopping_) {
+    auto w = co_await dcs_.watch(prefix, next, kWatchSlice);
+    if (!*active || stopping_)
+      co_return;
+    if (!w) {
+      co_await sleepFor(kWatchSlice);
+      continue;
+    }
+    bool changed = w->compacted;
+    for (const auto& ev : w->events) {
+      changed = changed || filter.matters(ev);
+    }
+    next = w->revision + 1;
+    if (!changed)
+      continue;
+    auto fresh = co_await readView();
+    // The cycle takes the routes over again once the action is over: a view read before that
+    // must not overwrite the ones it applies.
+    if (!*active || stopping_ || !fresh)
+      continue;
+    next = fresh->revision + 1;
+    filter = changeFilter(&*fresh);
+    if (fresh->revision < observed_revision_)
+      continue;
+    observed_revision_ = fresh->revision;
+    view_observer_(*fresh);
+    proxy_paused_at_ = fresh->failover ? fresh->failover->paused_at : 0;
   }
 }
 
@@ -249,7 +290,10 @@ asio::awaitable<void> HaLoop::cycle() {
   co_await checkDivergence(*view, obs, local);
 
   std::vector<PeerProbe> peers;
-  if (!view->leader && view->initialize && local.pg_running) {
+  // A member named as a switchover's candidate takes the lock without comparing (the leader
+  // checked it before handing over): probing the others would only lengthen the pause.
+  bool named_candidate = view->failover && view->failover->candidate == config_->name;
+  if (!view->leader && view->initialize && local.pg_running && !named_candidate) {
     std::vector<MemberRecord> others;
     for (const auto& [name, m] : view->members) {
       if (name != config_->name && !m.api_url.empty())
@@ -288,10 +332,28 @@ asio::awaitable<void> HaLoop::cycle() {
     last_decision_ = d;
   }
   if (view_observer_) {
+    observed_revision_ = std::max(observed_revision_, view->revision);
     view_observer_(*view);
     proxy_paused_at_ = view->failover ? view->failover->paused_at : 0;
   }
-  co_await execute(d, *view, local);
+  {
+    // A follower's action can take long (a rewind, a clone, a start that replays WAL):
+    // meanwhile the proxy's routes keep following the DCS, so its clients reach a new leader
+    // at once. (Actions that make or keep this member leader update the routes themselves.)
+    auto active = std::make_shared<bool>(true);
+    struct EndsWithScope {
+      std::shared_ptr<bool> flag;
+      ~EndsWithScope() { *flag = false; }
+    } ends{active};
+    bool follower_action = d.action == Action::start_standby || d.action == Action::follow ||
+                           d.action == Action::rejoin || d.action == Action::rewind ||
+                           d.action == Action::demote || d.action == Action::clone;
+    if (view_observer_ && follower_action) {
+      auto ex = co_await asio::this_coro::executor;
+      asio::co_spawn(ex, followRoutes(active, *view), asio::detached);
+    }
+    co_await execute(d, *view, local);
+  }
 
   // Re-observe after an action that changed PostgreSQL, so what we publish is current.
   if (d.action != Action::none) {

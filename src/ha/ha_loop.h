@@ -88,6 +88,17 @@ class HaLoop {
  private:
   boost::asio::awaitable<void> cycle();
   boost::asio::awaitable<void> waitForChange(std::int64_t revision);
+  // Which DCS changes are worth a new cycle (or new routes), given the view last read.
+  struct ChangeFilter {
+    std::string own_member, members, status, history;
+    std::string leader_member;
+    std::optional<MemberRecord> leader_record;
+    bool matters(const dcs::WatchEvent& ev) const;
+  };
+  ChangeFilter changeFilter(const ClusterView* view) const;
+  // While an action runs (until *active turns false): calls the view observer with every
+  // view that changed in a way worth it, so the proxy's routes do not wait for the action.
+  boost::asio::awaitable<void> followRoutes(std::shared_ptr<const bool> active, ClusterView view);
   boost::asio::awaitable<std::optional<ClusterView>> readView();
   LocalState localState(const LocalObservation& obs) const;
   boost::asio::awaitable<void> execute(const Decision& d, const ClusterView& view,
@@ -136,6 +147,7 @@ class HaLoop {
 
   // Control-thread state.
   std::function<void(const ClusterView&)> view_observer_;
+  std::int64_t observed_revision_ = 0;  // of the latest view the cycle gave the observer
   bool stopping_ = false;
   std::string upstream_;  // member our standby follows, as we configured it
   // The lease under which this agent last made PostgreSQL a primary (bootstrap, promote,

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "pg/control_data.h"
 #include "pg/postgres_instance.h"
@@ -128,25 +130,31 @@ PgResult<void> PostgresInstance::promote() {
     return {};  // already a primary
   }
   spdlog::info("promoting postgres");
-  auto promoted = conn->query("SELECT pg_promote(true, 60)");
+  // pg_promote(true) polls every 100 ms; a switchover's pause includes this wait, so ask for
+  // the promotion and watch for its end at a finer grain.
+  auto promoted = conn->query("SELECT pg_promote(false)");
   if (!promoted) {
     return promoted.failure();
   }
   if (promoted->size() != 1 || !isTrue((*promoted)[0][0])) {
-    return fail(PgErrc::timeout, "pg_promote did not finish within 60 s; see " + paths_.log_file +
-                                     " for what recovery is doing");
-  }
-  rec = conn->query("SELECT pg_is_in_recovery()");
-  if (!rec) {
-    return rec.failure();
-  }
-  if (rec->size() != 1 || isTrue((*rec)[0][0])) {
     return fail(PgErrc::query_failed,
-                "pg_promote reported success but the server is still in "
-                "recovery; see " +
-                    paths_.log_file);
+                "pg_promote could not signal the postmaster; see " + paths_.log_file);
   }
-  return {};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    rec = conn->query("SELECT pg_is_in_recovery()");
+    if (!rec) {
+      return rec.failure();
+    }
+    if (rec->size() == 1 && !isTrue((*rec)[0][0])) {
+      return {};
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return fail(PgErrc::timeout, "the promotion did not finish within 60 s; see " +
+                                       paths_.log_file + " for what recovery is doing");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 PgResult<void> PostgresInstance::checkpoint() {

@@ -25,7 +25,7 @@ using std::chrono::milliseconds;
 namespace sqlstate = pgwire::sqlstate;
 
 constexpr std::string_view kClient = "the client";
-constexpr milliseconds kRoutePoll{50};
+constexpr milliseconds kRoutePoll{20};
 constexpr milliseconds kResetTimeout{5000};
 constexpr milliseconds kUnreachableRetry{1000};
 constexpr milliseconds kCloseLinger{1000};

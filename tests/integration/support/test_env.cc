@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,11 @@ TempDir::TempDir(const std::string& tag) {
 }
 
 TempDir::~TempDir() {
+  // KEEL_TEST_KEEP=1 keeps every test's directory (logs, data) for a look afterwards.
+  if (const char* keep = std::getenv("KEEL_TEST_KEEP"); keep && *keep && *keep != '0') {
+    std::fprintf(stderr, "[ kept     ] %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
