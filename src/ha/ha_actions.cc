@@ -435,18 +435,29 @@ asio::awaitable<void> HaLoop::releaseLeader() {
 // has replayed past it, then release the lock. The failover key still names the candidate, so
 // it alone takes the lock and promotes; no acknowledged write can be lost.
 asio::awaitable<bool> HaLoop::updateFailover(ClusterView& view, FailoverRequest request) {
+  const std::string value = request.toJson().dump();
   dcs::Txn t;
   t.compare.push_back(Compare::modRevisionIs(key(keys::kFailover), view.failover->mod_revision));
-  t.success.push_back(Operation::put(key(keys::kFailover), request.toJson().dump()));
+  t.success.push_back(Operation::put(key(keys::kFailover), value));
   auto put = co_await dcs_.txn(t);
-  if (!put || !put->succeeded) {
-    spdlog::warn("switchover: cannot update the request ({})",
-                 put ? std::string("it changed meanwhile") : put.message());
-    co_return false;
+  if (put && put->succeeded) {
+    request.mod_revision = put->revision;
+    view.failover = request;
+    co_return true;
   }
-  request.mod_revision = put->revision;
-  view.failover = request;
-  co_return true;
+  // A compare that fails, or an error, after an attempt that timed out may hide that attempt's
+  // success (the DCS client retries on another endpoint): the key then holds exactly what we
+  // wrote. (Timestamps in the value make it ours alone.)
+  const std::string failover_key = key(keys::kFailover);
+  auto now = co_await dcs_.get(failover_key);
+  if (now && now->kvs.size() == 1 && now->kvs.front().value == value) {
+    request.mod_revision = now->kvs.front().mod_revision;
+    view.failover = request;
+    co_return true;
+  }
+  spdlog::warn("switchover: cannot update the request ({})",
+               put ? std::string("it changed meanwhile") : put.message());
+  co_return false;
 }
 
 asio::awaitable<void> HaLoop::pauseClients(ClusterView& view) {
