@@ -148,7 +148,7 @@ struct ProxyConfig {
   // per transaction. Applies to client sessions that start after a reload.
   std::string pool_mode = "session";
   // Transaction mode: named prepared statements one client may hold at once.
-  int max_prepared_statements = 200;
+  int max_prepared_statements = 1000;
   // Transaction mode: prepared statements Keel keeps on one server connection (LRU).
   int server_prepared_statements = 100;
   int max_client_conn = 1000;

@@ -113,7 +113,7 @@ TEST(ConfigRules, Proxy) {
   auto transaction = loadConfigString(withField("proxy.pool_mode", "transaction"), "keel.yaml");
   ASSERT_TRUE(transaction) << transaction.message();
   EXPECT_EQ((*transaction)->proxy.pool_mode, "transaction");
-  EXPECT_EQ((*transaction)->proxy.max_prepared_statements, 200);
+  EXPECT_EQ((*transaction)->proxy.max_prepared_statements, 1000);
   EXPECT_EQ((*transaction)->proxy.server_prepared_statements, 100);
   expectProblem(withField("proxy.workers", "-1"), "proxy.workers");
   expectProblem(withField("proxy.default_pool_size", "0"), "proxy.default_pool_size");
