@@ -42,7 +42,8 @@ public final class Compat {
     }
   }
 
-  private static void worker(int w, int iterations) {
+  // COMPAT_ITERATIONS rounds, or as many as fit in COMPAT_SECONDS when that is set.
+  private static void worker(int w, int iterations, double seconds) {
     String url = "jdbc:postgresql://" + env("PGHOST", "127.0.0.1") + ":" + env("PGPORT", "5432")
         + "/" + env("PGDATABASE", "postgres") + "?prepareThreshold=1";
     Properties props = new Properties();
@@ -56,7 +57,10 @@ public final class Compat {
       PreparedStatement cnt =
           c.prepareStatement("SELECT count(*) FROM compat_rows WHERE driver = ? AND worker = ?");
       PreparedStatement div = c.prepareStatement("SELECT 1 / ?::int");
-      for (int i = 0; i < iterations; i++) {
+      long end = System.nanoTime() + (long) (seconds * 1e9);
+      int started = 0;
+      for (int i = 0; seconds > 0 ? System.nanoTime() < end : i < iterations; i++) {
+        started = i + 1;
         dbl.setInt(1, i);
         long got = single(dbl);
         check(got == 2L * i, "w" + w + " i" + i + ": doubled " + got);
@@ -113,7 +117,7 @@ public final class Compat {
           rs.next();
           long kept = rs.getLong(1);
           long undone = rs.getLong(2);
-          check(kept == iterations && undone == 0,
+          check(kept == started && undone == 0,
               "w" + w + ": rows kept " + kept + ", rolled back kept " + undone);
         }
       }
@@ -125,10 +129,11 @@ public final class Compat {
   public static void main(String[] args) throws InterruptedException {
     int workers = Integer.parseInt(env("COMPAT_WORKERS", "4"));
     int iterations = Integer.parseInt(env("COMPAT_ITERATIONS", "40"));
+    double seconds = Double.parseDouble(env("COMPAT_SECONDS", "0"));
     List<Thread> threads = new ArrayList<>();
     for (int w = 0; w < workers; w++) {
       final int id = w;
-      Thread t = new Thread(() -> worker(id, iterations));
+      Thread t = new Thread(() -> worker(id, iterations, seconds));
       threads.add(t);
       t.start();
     }

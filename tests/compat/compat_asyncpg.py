@@ -10,7 +10,7 @@ import asyncio
 
 import asyncpg
 
-from compat_common import ITERATIONS, WORKERS, Tally
+from compat_common import WORKERS, Rounds, Tally
 
 DRIVER = "asyncpg"
 tally = Tally(DRIVER)
@@ -21,7 +21,8 @@ async def worker(w):
     # The statement cache stays on (asyncpg's default): named statements on every query.
     conn = await asyncpg.connect()
     try:
-        for i in range(ITERATIONS):
+        rounds = Rounds()
+        for i in rounds:
             got = await conn.fetchval("SELECT $1::int * 2", i)
             check(got == 2 * i, f"w{w} i{i}: doubled {got}")
 
@@ -51,7 +52,7 @@ async def worker(w):
         row = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE i >= 0) AS kept, count(*) FILTER (WHERE i < 0) AS undone "
             "FROM compat_rows WHERE driver = $1 AND worker = $2", DRIVER, w)
-        check(row["kept"] == ITERATIONS and row["undone"] == 0,
+        check(row["kept"] == rounds.started and row["undone"] == 0,
               f"w{w}: rows kept {row['kept']}, rolled back kept {row['undone']}")
     except Exception as e:  # noqa: BLE001 - every failure is counted and shown
         check(False, f"w{w}: {type(e).__name__}: {e}")

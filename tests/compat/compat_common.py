@@ -3,9 +3,26 @@
 import os
 import sys
 import threading
+import time
 
 WORKERS = int(os.environ.get("COMPAT_WORKERS", "4"))
 ITERATIONS = int(os.environ.get("COMPAT_ITERATIONS", "40"))
+# When set, each worker runs rounds for this many seconds instead of COMPAT_ITERATIONS rounds
+# (the suite runs across a switchover this way).
+SECONDS = float(os.environ.get("COMPAT_SECONDS", "0"))
+
+
+class Rounds:
+    """The round numbers 0, 1, ... of one worker, and how many it started."""
+
+    def __init__(self):
+        self.started = 0
+
+    def __iter__(self):
+        end = time.monotonic() + SECONDS
+        while (self.started < ITERATIONS) if SECONDS <= 0 else (time.monotonic() < end):
+            self.started += 1
+            yield self.started - 1
 
 
 class Tally:

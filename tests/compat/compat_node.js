@@ -9,6 +9,8 @@ const { Client } = require('pg');
 const DRIVER = 'node-postgres';
 const WORKERS = Number(process.env.COMPAT_WORKERS || 4);
 const ITERATIONS = Number(process.env.COMPAT_ITERATIONS || 40);
+// When set, each client runs rounds for this many seconds instead of COMPAT_ITERATIONS rounds.
+const SECONDS = Number(process.env.COMPAT_SECONDS || 0);
 
 let ops = 0;
 let failed = 0;
@@ -28,9 +30,12 @@ function named(name, text, values) {
 
 async function worker(w) {
   const client = new Client();
+  let started = 0;
   await client.connect();
   try {
-    for (let i = 0; i < ITERATIONS; i++) {
+    const end = Date.now() + SECONDS * 1000;
+    for (let i = 0; SECONDS > 0 ? Date.now() < end : i < ITERATIONS; i++) {
+      started = i + 1;
       let r = await client.query(named('double', 'SELECT $1::int * 2 AS v', [i]));
       check(r.rows[0].v === 2 * i, `w${w} i${i}: doubled ${r.rows[0].v}`);
 
@@ -66,7 +71,7 @@ async function worker(w) {
     const r = await client.query(named('final',
       'SELECT count(*) FILTER (WHERE i >= 0)::int AS kept, count(*) FILTER (WHERE i < 0)::int AS undone ' +
       'FROM compat_rows WHERE driver = $1 AND worker = $2', [DRIVER, w]));
-    check(r.rows[0].kept === ITERATIONS && r.rows[0].undone === 0,
+    check(r.rows[0].kept === started && r.rows[0].undone === 0,
       `w${w}: rows kept ${r.rows[0].kept}, rolled back kept ${r.rows[0].undone}`);
   } catch (e) {
     check(false, `w${w}: ${e.code || ''} ${e.message}`);

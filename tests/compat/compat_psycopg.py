@@ -11,7 +11,7 @@ import threading
 import psycopg
 from psycopg import errors
 
-from compat_common import ITERATIONS, WORKERS, Tally
+from compat_common import WORKERS, Rounds, Tally
 
 DRIVER = "psycopg"
 tally = Tally(DRIVER)
@@ -22,7 +22,8 @@ def worker(w):
     # prepare_threshold=0: psycopg prepares every statement with a named Parse.
     conn = psycopg.connect(autocommit=True, prepare_threshold=0)
     try:
-        for i in range(ITERATIONS):
+        rounds = Rounds()
+        for i in rounds:
             got = conn.execute("SELECT %s::int * 2", (i,)).fetchone()[0]
             check(got == 2 * i, f"w{w} i{i}: doubled {got}")
 
@@ -53,7 +54,8 @@ def worker(w):
         n = conn.execute("SELECT count(*) FILTER (WHERE i >= 0), count(*) FILTER (WHERE i < 0) "
                          "FROM compat_rows WHERE driver = %s AND worker = %s",
                          (DRIVER, w)).fetchone()
-        check(n[0] == ITERATIONS and n[1] == 0, f"w{w}: rows kept {n[0]}, rolled back kept {n[1]}")
+        check(n[0] == rounds.started and n[1] == 0,
+              f"w{w}: rows kept {n[0]} of {rounds.started}, rolled back kept {n[1]}")
     except Exception as e:  # noqa: BLE001 - every failure is counted and shown
         check(False, f"w{w}: {type(e).__name__}: {e}")
     finally:

@@ -1,6 +1,6 @@
 // The proxy in transaction pooling (proxy.pool_mode: transaction) against a three-member cluster
 // of its own, with two server connections per pool so that clients really share them. Every
-// client connects to n1's proxy; the last test moves the leader. The real-driver workloads live
+// client connects to n1's proxy; the last two tests move the leader. The real-driver workloads live
 // in tests/compat (see its README.md).
 
 #include <gtest/gtest.h>
@@ -71,22 +71,48 @@ class TransactionPoolTest : public ::testing::Test {
                 std::to_string(rwPort()), "-U", "postgres", "-c", script, "postgres"});
   }
 
-  // Runs a tests/compat workload against n1's transaction-mode port and checks its summary.
-  static void runCompat(const std::string& driver, std::vector<std::string> argv) {
-    auto made =
-        execSql(rw(), "CREATE TABLE IF NOT EXISTS compat_rows (driver text, worker int, i int)");
-    ASSERT_TRUE(made.ok) << made.error;
+  // The tests/compat programs: driver name and command line.
+  static std::vector<std::pair<std::string, std::vector<std::string>>> compatDrivers() {
+    return {{"psycopg", {"/usr/bin/python3", "compat_psycopg.py"}},
+            {"asyncpg", {"/usr/bin/python3", "compat_asyncpg.py"}},
+            {"jdbc", {"java", "-cp", "/usr/share/java/postgresql.jar", "Compat.java"}},
+            {"node-postgres", {"node", "compat_node.js"}}};
+  }
+  // Runs a tests/compat workload against n1's transaction-mode port: COMPAT_ITERATIONS rounds
+  // per worker, or rounds for `seconds` when it is not 0.
+  static Result<CommandOutput, ProcessErrc> compatRun(std::vector<std::string> argv,
+                                                      int seconds = 0) {
     std::map<std::string, std::string> env{
         {"PGHOST", "127.0.0.1"},    {"PGPORT", std::to_string(rwPort())},
         {"PGUSER", "postgres"},     {"PGPASSWORD", KeelCluster::kSuperuserPassword},
         {"PGDATABASE", "postgres"}, {"COMPAT_WORKERS", "4"},
         {"COMPAT_ITERATIONS", "30"}};
-    auto out =
-        runCommand({.argv = std::move(argv), .env_overrides = env, .cwd = KEEL_COMPAT_DIR}, 180s);
+    if (seconds > 0) {
+      env["COMPAT_SECONDS"] = std::to_string(seconds);
+      env["COMPAT_WORKERS"] = "2";
+    }
+    return runCommand({.argv = std::move(argv), .env_overrides = env, .cwd = KEEL_COMPAT_DIR},
+                      180s);
+  }
+  static void expectCompatPassed(const std::string& driver,
+                                 const Result<CommandOutput, ProcessErrc>& out) {
+    SCOPED_TRACE("compat " + driver);
     ASSERT_TRUE(out) << out.message();
     EXPECT_EQ(out->exit_code, 0) << out->output;
     EXPECT_NE(out->output.find("compat " + driver + ": ops="), std::string::npos) << out->output;
     EXPECT_NE(out->output.find(" failed=0\n"), std::string::npos) << out->output;
+  }
+  static void runCompat(const std::string& driver) {
+    auto made =
+        execSql(rw(), "CREATE TABLE IF NOT EXISTS compat_rows (driver text, worker int, i int)");
+    ASSERT_TRUE(made.ok) << made.error;
+    for (auto& [name, argv] : compatDrivers()) {
+      if (name == driver) {
+        expectCompatPassed(driver, compatRun(argv));
+        return;
+      }
+    }
+    FAIL() << "no compat program for " << driver;
   }
 
   static std::unique_ptr<KeelCluster> cluster_;
@@ -207,22 +233,22 @@ TEST_F(TransactionPoolTest, CopyInBothDirectionsAndStatementCommands) {
 // Real drivers, each with concurrent workers that mix named prepared statements, transactions,
 // errors inside transactions and SET of a tracked parameter (tests/compat/README.md).
 TEST_F(TransactionPoolTest, CompatPsycopg3WithEveryStatementPrepared) {
-  runCompat("psycopg", {"/usr/bin/python3", "compat_psycopg.py"});
+  runCompat("psycopg");
 }
 
 TEST_F(TransactionPoolTest, CompatAsyncpgWithItsStatementCache) {
-  runCompat("asyncpg", {"/usr/bin/python3", "compat_asyncpg.py"});
+  runCompat("asyncpg");
 }
 
 TEST_F(TransactionPoolTest, CompatPgJdbcWithPrepareThresholdOne) {
-  runCompat("jdbc", {"java", "-cp", "/usr/share/java/postgresql.jar", "Compat.java"});
+  runCompat("jdbc");
 }
 
 TEST_F(TransactionPoolTest, CompatNodePostgresWithNamedStatements) {
   ASSERT_TRUE(std::filesystem::exists(std::string(KEEL_COMPAT_DIR) + "/node_modules/pg"))
       << "npm package pg is missing from " << KEEL_COMPAT_DIR
       << "/node_modules: run `make deps` (scripts/install-deps.sh installs it)";
-  runCompat("node-postgres", {"node", "compat_node.js"});
+  runCompat("node-postgres");
 }
 
 // The drivers' named statements really were prepared on shared connections: Keel had to prepare
@@ -331,6 +357,46 @@ TEST_F(TransactionPoolTest, SwitchoverWithoutClientErrors) {
   EXPECT_NE(metrics->body.find("keel_proxy_switchover_pauses_total 1"), std::string::npos)
       << metrics->body;
   std::cout << "[ info     ] " << entries.back().dump() << "\n";
+}
+
+// Runs after the first switchover and moves the leader again: the four drivers' workloads
+// (prepared statements, transactions, errors inside transactions, SET of a tracked parameter)
+// run across a switchover, and not one of their operations fails.
+TEST_F(TransactionPoolTest, CompatDriversAcrossSwitchover) {
+  ASSERT_TRUE(execSql(rw(),
+                      "CREATE TABLE IF NOT EXISTS compat_rows (driver text, worker int, "
+                      "i int); TRUNCATE compat_rows")
+                  .ok);
+  std::string why;
+  ASSERT_TRUE(cluster_->waitHealthy(60s, &why)) << why;
+  const std::string old_leader = cluster_->leader();
+  ASSERT_FALSE(old_leader.empty());
+  const std::string candidate = old_leader == "n3" ? "n2" : "n3";
+
+  // Each workload runs 14 s; the switchover comes 6 s in (the JVM compiles Compat.java first).
+  auto drivers = compatDrivers();
+  std::vector<Result<CommandOutput, ProcessErrc>> outs(drivers.size());
+  std::vector<std::thread> workers;
+  for (std::size_t i = 0; i < drivers.size(); ++i) {
+    workers.emplace_back([&, i] { outs[i] = compatRun(drivers[i].second, 14); });
+  }
+  std::this_thread::sleep_for(6s);
+  auto r = cluster_->api(old_leader, "POST", "/switchover",
+                         {{"leader", old_leader}, {"candidate", candidate}}, 90s);
+  for (auto& w : workers) {
+    w.join();
+  }
+  ASSERT_TRUE(r) << r.message();
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(waitFor([&] { return cluster_->leader() == candidate; }, 30s))
+      << "leader is " << cluster_->leader();
+  for (std::size_t i = 0; i < drivers.size(); ++i) {
+    expectCompatPassed(drivers[i].first, outs[i]);
+  }
+  auto metrics = cluster_->api("n1", "GET", "/metrics");
+  ASSERT_TRUE(metrics) << metrics.message();
+  EXPECT_NE(metrics->body.find("keel_proxy_switchover_pauses_total 2"), std::string::npos)
+      << metrics->body;
 }
 
 }  // namespace
