@@ -5,7 +5,8 @@ JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 KEEL := $(BUILD)/src/keel
 
-.PHONY: all deps build test unit integration sanitize demo bench-failover bench-proxy format format-check \
+.PHONY: all deps build test unit integration sanitize demo bench-failover bench-proxy bench-pooler \
+	format format-check \
 	chaos chaos-smoke \
 	clean fuzz fuzz-smoke
 
@@ -70,6 +71,10 @@ bench-failover: build
 bench-proxy: build
 	@KEEL_BENCH=1 $(SUDO) scripts/install-deps.sh
 	@bench/proxy --keel $(KEEL)
+
+bench-pooler: build
+	@KEEL_BENCH=1 $(SUDO) scripts/install-deps.sh
+	@bench/pooler --keel $(KEEL)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

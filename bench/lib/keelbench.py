@@ -6,9 +6,11 @@ SIGTERM, SIGHUP) stops it; PostgreSQL data directories registered with the Track
 postmaster stopped too, since a postmaster may outlive the process that started it.
 """
 
+import argparse
 import json
 import os
 import pwd
+import resource
 import shutil
 import signal
 import socket
@@ -130,15 +132,60 @@ def children(pid):
     return out
 
 
-def rss_mb(pid):
+def rss_kib(pid):
+    """VmRSS of a process in KiB, or None when it is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
+                    return int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError):
         pass
     return None
+
+
+def rss_mb(pid):
+    kib = rss_kib(pid)
+    return kib / 1024.0 if kib is not None else None
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU time of one process, in seconds, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendant_named(root, comm):
+    """The pid of `root` or of its first descendant whose command name is `comm` (PgBouncer
+    and HAProxy run under runuser and sh), or None."""
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        ppid = int(text.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append((int(entry), name))
+    todo = [root]
+    while todo:
+        pid = todo.pop(0)
+        for child, name in kids.get(pid, []):
+            if name == comm:
+                return child
+            todo.append(child)
+    try:
+        with open(f"/proc/{root}/comm") as f:
+            return root if f.read().strip() == comm else None
+    except OSError:
+        return None
 
 
 def postmaster_pid(pgdata):
@@ -211,6 +258,64 @@ def tail(path, n=15):
 
 def median(xs):
     return statistics.median(xs) if xs else float("nan")
+
+
+def cores():
+    return len(os.sched_getaffinity(0))
+
+
+def tcp_accepts(port, timeout=0.5):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_listening(name, proc, port, log_path, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not tcp_accepts(port):
+        if proc.poll() is not None:
+            fail(f"{name}: exited with status {proc.returncode}; last lines of {log_path}:\n"
+                 f"{tail(log_path)}")
+        if time.monotonic() > deadline:
+            fail(f"{name}: not listening on 127.0.0.1:{port} after {timeout} s; see {log_path}")
+        time.sleep(0.2)
+
+
+def first_line(argv):
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        return ((r.stdout or r.stderr).strip().splitlines() or ["?"])[0]
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def with_open_files_raised(argv):
+    """argv run with its soft open-files limit raised to the hard one. runuser's PAM session
+    resets the soft limit to 1024, below what max_client_conn 1000 can need."""
+    return ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', argv[0]] + argv
+
+
+def raise_open_files_limit():
+    """Raises this process's soft open-files limit to its hard one (inherited by the processes
+    it starts afterwards) and returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def parse_list(text, allowed=None, conv=str):
+    """An argparse type: a comma-separated list, deduplicated, each item in `allowed`."""
+    items = [conv(x.strip()) for x in text.split(",") if x.strip()]
+    if allowed is not None:
+        bad = [x for x in items if x not in allowed]
+        if bad:
+            raise argparse.ArgumentTypeError(f"unknown {bad}; choose from {','.join(allowed)}")
+    if not items:
+        raise argparse.ArgumentTypeError("empty list")
+    return list(dict.fromkeys(items))
 
 
 # ---------------------------------------------------------------------------------------------
