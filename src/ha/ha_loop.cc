@@ -200,10 +200,15 @@ asio::awaitable<LocalObservation> HaLoop::observe() {
       auto st = pg_.status();
       if (st) {
         obs.status = *st;
+        worker_last_status_ = *st;
       } else {
         obs.error = st.message();
+        obs.last_status = worker_last_status_;
       }
-    } else if (obs.data_initialized) {
+    } else {
+      worker_last_status_.reset();
+    }
+    if (!obs.running && obs.data_initialized) {
       auto cd = pg_.controlData();
       if (cd) {
         obs.control = *cd;
@@ -444,8 +449,8 @@ MemberRecord HaLoop::memberRecord(const LocalObservation& obs, bool fenced) cons
     m.state = activity_.empty() ? "stopped" : activity_;
     return m;
   }
-  if (obs.status) {
-    const auto& s = *obs.status;
+  if (obs.status || obs.last_status) {
+    const auto& s = obs.status ? *obs.status : *obs.last_status;
     m.role = s.in_recovery ? "replica" : "primary";
     m.wal_position = s.wal_position();
     m.timeline = s.timeline;

@@ -40,7 +40,11 @@ struct LocalObservation {
   bool running = false;
   std::optional<pg::PgStatus> status;      // when running and readable
   std::optional<pg::ControlData> control;  // when stopped and initialized
-  std::string error;                       // why status could not be read
+  // Running but its status could not be read (overloaded, slow): the last reading of this
+  // postmaster, which the member record keeps showing meanwhile (a leader busy for a moment
+  // stays routed to; the decision core still sees it as unresponsive).
+  std::optional<pg::PgStatus> last_status;
+  std::string error;  // why status could not be read
 };
 
 // The HA loop of one member. All methods except snapshot() run on the control-plane
@@ -176,6 +180,7 @@ class HaLoop {
   // A former leader whose member record was gone when this member took the lock: its slot is
   // created all the same, so it can stream as soon as it rejoins (see leaderHousekeeping).
   std::string former_leader_;
+  std::optional<pg::PgStatus> worker_last_status_;  // worker thread only: see observe()
   std::string activity_;  // long action under way ("cloning", "rewinding"), published as state
   // The switchover pause (FailoverRequest::paused_at) the view observer (the proxy) last
   // applied, published in the member record; read by snapshot() too.
