@@ -89,6 +89,13 @@ std::span<char> FrameDecoder::prepare(std::size_t min_bytes) {
   return {buf_.data() + end_, buf_.size() - end_};
 }
 
+void FrameDecoder::releaseIfEmpty() {
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+    std::vector<char>().swap(buf_);
+  }
+}
+
 void FrameDecoder::commit(std::size_t n) {
   assert(n <= buf_.size() - end_);
   end_ += std::min(n, buf_.size() - end_);

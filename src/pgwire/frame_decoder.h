@@ -129,6 +129,9 @@ class FrameDecoder {
 
   // Drops buffered bytes and the sticky failure, back to the initial phase.
   void reset();
+  // Frees the buffer when it holds no unread byte (a connection gone idle keeps no buffer; the
+  // next prepare() allocates again). Invalidates the views of frames returned earlier.
+  void releaseIfEmpty();
 
  private:
   enum class Phase {

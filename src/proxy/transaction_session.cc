@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <optional>
+#include <tuple>
 
 #include "pgwire/frontend_messages.h"
 #include "pgwire/message_builder.h"
@@ -100,9 +101,19 @@ class TransactionSession {
       if (!processed || ended_) {
         co_return;
       }
-      auto space = p_.client_decoder.prepare(kReadSize);
-      auto [ec, n] =
-          co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      boost::system::error_code ec;
+      if (p_.client_decoder.buffered() == 0 && !p_.stream.tls()) {
+        // Between requests (most of a pooled client's life) the session holds no read buffer:
+        // it waits for the socket to turn readable, then reads into a fresh one.
+        p_.client_decoder.releaseIfEmpty();
+        std::tie(ec) = co_await p_.stream.socket().async_wait(tcp::socket::wait_read, kNoThrow);
+      }
+      std::size_t n = 0;
+      if (!ec) {
+        auto space = p_.client_decoder.prepare(kReadSize);
+        std::tie(ec, n) =
+            co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      }
       if (ec) {
         if (p_.handle.killed()) {
           client_out_.append(
