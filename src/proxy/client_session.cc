@@ -102,10 +102,17 @@ class Session final : public ServerLender {
     }
     co_await finishLogin();
     if (transaction_mode_) {
-      TransactionSessionParts parts{stream_, client_dec_, ctx_,      *handle_,
-                                    *this,   client_key_, settings_, server_->parameters};
+      // Moved, not copied: an idle client's memory is mostly what it holds here.
+      TransactionSessionParts parts{stream_,
+                                    client_dec_,
+                                    ctx_,
+                                    *handle_,
+                                    *this,
+                                    client_key_,
+                                    std::move(settings_),
+                                    server_->parameters};
       giveBack();
-      co_await runTransactionSession(parts);
+      co_await runTransactionSession(std::move(parts));
       co_return;
     }
     RelayEnd end = co_await relay();
@@ -115,7 +122,10 @@ class Session final : public ServerLender {
   // --- ServerLender (transaction pooling) ---
   asio::awaitable<bool> borrow(ClientSettings wanted) override {
     settings_ = std::move(wanted);
-    co_return co_await connect();
+    bool borrowed = co_await connect();
+    // The transaction-mode loop keeps the client's settings and hands them to each borrow.
+    settings_ = ClientSettings{};
+    co_return borrowed;
   }
   ServerPool& pool() override { return *pool_; }
   ServerConnection& server() override { return *server_; }
