@@ -89,10 +89,12 @@ std::span<char> FrameDecoder::prepare(std::size_t min_bytes) {
   return {buf_.data() + end_, buf_.size() - end_};
 }
 
-void FrameDecoder::releaseIfEmpty() {
+void FrameDecoder::shrinkIfEmpty(std::size_t bytes) {
   if (begin_ == end_) {
     begin_ = end_ = 0;
-    std::vector<char>().swap(buf_);
+    if (buf_.size() != bytes) {
+      std::vector<char>(bytes).swap(buf_);
+    }
   }
 }
 

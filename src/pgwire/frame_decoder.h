@@ -129,9 +129,10 @@ class FrameDecoder {
 
   // Drops buffered bytes and the sticky failure, back to the initial phase.
   void reset();
-  // Frees the buffer when it holds no unread byte (a connection gone idle keeps no buffer; the
-  // next prepare() allocates again). Invalidates the views of frames returned earlier.
-  void releaseIfEmpty();
+  // When no unread byte is buffered, makes the buffer exactly `bytes` long (a connection gone
+  // idle keeps a small one; prepare() grows it again). Invalidates the views of frames returned
+  // earlier.
+  void shrinkIfEmpty(std::size_t bytes);
 
  private:
   enum class Phase {

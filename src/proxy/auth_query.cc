@@ -108,13 +108,11 @@ asio::awaitable<ProxyResult<std::optional<pgwire::Secret>>> lookupSecret(ProxyCo
                    "cannot run proxy.auth_query as \"" + cfg.auth_user + "\": " + conn.message());
   }
   auto ex = co_await asio::this_coro::executor;
-  tcp::socket socket = (*conn)->attach(ex);
+  tcp::socket& socket = (*conn)->attach(ex);
   const std::string peer = "server " + target.member;
   auto op = runLookup(socket, cfg.auth_query, user, peer);
   auto looked_up = co_await withTimeout(std::move(op), cfg.server_connect_timeout);
   if (!looked_up || !*looked_up) {
-    boost::system::error_code ec;
-    socket.close(ec);
     (*conn)->discard();
     pool->dropLent();
     if (!looked_up) {
@@ -122,7 +120,6 @@ asio::awaitable<ProxyResult<std::optional<pgwire::Secret>>> lookupSecret(ProxyCo
     }
     co_return looked_up->failure();
   }
-  (*conn)->detach(socket);
   pool->release(std::move(*conn));
   if (!**looked_up) {
     co_return std::optional<pgwire::Secret>();

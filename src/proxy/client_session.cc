@@ -131,8 +131,7 @@ class Session final : public ServerLender {
   ServerConnection& server() override { return *server_; }
   tcp::socket& serverSocket() override { return *server_socket_; }
   void giveBack() override {
-    server_->detach(*server_socket_);
-    server_socket_.reset();
+    server_socket_ = nullptr;
     pool_->release(std::move(server_));
     // Holding no server, the session is not ended when that server stops being the leader.
     handle_->update([](SessionInfo& i) {
@@ -461,7 +460,8 @@ class Session final : public ServerLender {
       co_return Attach::refused;
     }
     server_ = std::move(*conn);
-    server_socket_.emplace(server_->attach(co_await asio::this_coro::executor));
+    auto ex = co_await asio::this_coro::executor;
+    server_socket_ = &server_->attach(ex);
     handle_->update([&](SessionInfo& i) {
       i.server = target.member;
       i.server_endpoint = target.endpoint();
@@ -662,7 +662,9 @@ class Session final : public ServerLender {
     // The relay writes without waiting when the socket takes the bytes at once (sendPlain): the
     // sockets must not block the worker.
     boost::system::error_code ec;
-    server_socket_->non_blocking(true, ec);
+    if (!server_socket_->non_blocking()) {
+      server_socket_->non_blocking(true, ec);
+    }
     if (!stream_.tls()) {
       stream_.socket().non_blocking(true, ec);
     }
@@ -720,8 +722,7 @@ class Session final : public ServerLender {
         }
       }
     }
-    server_->detach(*server_socket_);
-    server_socket_.reset();
+    server_socket_ = nullptr;
     pool_->release(std::move(server_));
   }
 
@@ -754,7 +755,7 @@ class Session final : public ServerLender {
     if (server_socket_) {
       boost::system::error_code ec;
       server_socket_->close(ec);
-      server_socket_.reset();
+      server_socket_ = nullptr;
     }
     server_->discard();
     server_.reset();
@@ -777,7 +778,7 @@ class Session final : public ServerLender {
   bool key_issued_ = false;
   std::shared_ptr<ServerPool> pool_;
   std::unique_ptr<ServerConnection> server_;
-  std::optional<tcp::socket> server_socket_;
+  tcp::socket* server_socket_ = nullptr;  // the borrowed connection's, while it is held
   RequestTracker requests_;
   char tx_status_ = 'I';
   bool server_sent_fatal_ = false;

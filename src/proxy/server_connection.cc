@@ -252,7 +252,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> login(RouteTarge
           co_return fail(ProxyErrc::bad_input, peer + " sent data after ReadyForQuery at login");
         }
         conn->created = conn->last_used = std::chrono::steady_clock::now();
-        conn->detach(socket);
+        conn->adopt(socket);
         co_return std::move(conn);
       default:  // NoticeResponse, NegotiateProtocolVersion: nothing to do at login
         break;
@@ -283,26 +283,54 @@ ServerConnection::ServerConnection(int fd, bool ipv6, RouteTarget target)
     : fd_(fd), ipv6_(ipv6), target_(std::move(target)), id_(next_connection_id++) {}
 
 ServerConnection::~ServerConnection() {
-  if (fd_ >= 0) {
+  if (int fd = this->fd(); fd >= 0) {
     static constexpr char kTerminate[] = {'X', 0, 0, 0, 4};
     [[maybe_unused]] auto n =
-        ::send(fd_, kTerminate, sizeof kTerminate, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ::send(fd, kTerminate, sizeof kTerminate, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  if (socket_) {
+    boost::system::error_code ignored;
+    socket_->close(ignored);
+  } else if (fd_ >= 0) {
     ::close(fd_);
   }
+}
+
+int ServerConnection::fd() const {
+  return socket_ ? socket_->native_handle() : fd_;
 }
 
 std::uint64_t ServerConnection::nextId() {
   return next_connection_id.load();
 }
 
-tcp::socket ServerConnection::attach(asio::any_io_executor ex) {
-  tcp::socket socket(ex);
-  socket.assign(ipv6_ ? tcp::v6() : tcp::v4(), fd_);
-  fd_ = -1;
-  return socket;
+tcp::socket& ServerConnection::attach(asio::any_io_executor ex) {
+  if (socket_ && socket_->get_executor() != ex) {
+    // Last used on another thread: take the descriptor out of that thread's reactor.
+    boost::system::error_code ec;
+    fd_ = socket_->release(ec);
+    if (ec) {
+      fd_ = -1;
+    }
+    socket_.reset();
+  }
+  if (!socket_) {
+    socket_.emplace(ex);
+    boost::system::error_code ec;
+    socket_->assign(ipv6_ ? tcp::v6() : tcp::v4(), fd_, ec);
+    if (!ec) {
+      fd_ = -1;
+      socket_->non_blocking(true, ec);
+    }
+  }
+  return *socket_;
 }
 
-void ServerConnection::detach(tcp::socket& socket) {
+bool ServerConnection::attachedTo(const asio::any_io_executor& ex) const {
+  return socket_ && socket_->get_executor() == ex;
+}
+
+void ServerConnection::adopt(tcp::socket& socket) {
   boost::system::error_code ec;
   fd_ = socket.release(ec);
   if (ec) {
@@ -311,15 +339,21 @@ void ServerConnection::detach(tcp::socket& socket) {
 }
 
 bool ServerConnection::looksAlive() const {
-  if (fd_ < 0) {
+  const int fd = this->fd();
+  if (fd < 0) {
     return false;
   }
   char byte;
-  auto n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  auto n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void ServerConnection::discard() {
+  if (socket_) {
+    boost::system::error_code ignored;
+    socket_->close(ignored);
+    socket_.reset();
+  }
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -37,9 +38,10 @@ struct ServerLogin {
   ServerSecret secret;
 };
 
-// One logged-in connection to PostgreSQL. While idle in a pool it holds only the socket's file
-// descriptor, so any proxy worker thread can take it: attach() wraps the descriptor in a socket
-// on the borrowing session's executor and detach() gives it back.
+// One logged-in connection to PostgreSQL. Any proxy worker thread can take it: attach() hands
+// out its socket on the borrowing session's executor. The socket stays registered with the
+// executor that last used it, so a borrower on the same thread (the pool prefers those) costs
+// no system call; another thread's borrower moves it.
 class ServerConnection {
  public:
   ServerConnection(int fd, bool ipv6, RouteTarget target);
@@ -47,10 +49,13 @@ class ServerConnection {
   ServerConnection(const ServerConnection&) = delete;
   ServerConnection& operator=(const ServerConnection&) = delete;
 
-  // Precondition: holds the descriptor. Afterwards the socket owns it until detach().
-  boost::asio::ip::tcp::socket attach(boost::asio::any_io_executor ex);
-  // Takes the descriptor back from `socket` (no operation may be pending on it).
-  void detach(boost::asio::ip::tcp::socket& socket);
+  // The connection's socket on `ex` (no operation may be pending on it from an earlier
+  // borrower). Valid until the next attach() or the connection's end.
+  boost::asio::ip::tcp::socket& attach(boost::asio::any_io_executor ex);
+  // Whether attach(ex) would find the socket registered with `ex` already.
+  bool attachedTo(const boost::asio::any_io_executor& ex) const;
+  // Takes the descriptor over from the socket that logged in (no operation pending on it).
+  void adopt(boost::asio::ip::tcp::socket& socket);
   // While idle: false when PostgreSQL closed the connection or sent something unprompted (a
   // FATAL error before it went away), so the pool must not lend it.
   bool looksAlive() const;
@@ -74,7 +79,10 @@ class ServerConnection {
   std::chrono::steady_clock::time_point last_used;
 
  private:
-  int fd_;
+  int fd() const;
+  int fd_;  // while no socket wraps it
+  // mutable: asio's accessors for the descriptor and executor are not const.
+  mutable std::optional<boost::asio::ip::tcp::socket> socket_;
   bool ipv6_;
   RouteTarget target_;
   std::uint64_t id_;

@@ -12,6 +12,11 @@ namespace keel::proxy {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+namespace {
+// An idle connection used longer ago than this is probed before it is lent.
+constexpr milliseconds kAliveCheckDelay{1000};
+}  // namespace
+
 void PoolStats::recordLatency(std::uint64_t micros) {
   query_microseconds += micros;
   std::size_t i = 0;
@@ -54,9 +59,19 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
     while (!idle_.empty()) {
+      // Most recently used first, preferring one whose socket this thread already watches.
+      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+        if ((*it)->attachedTo(ex)) {
+          std::swap(*it, idle_.back());
+          break;
+        }
+      }
       auto conn = std::move(idle_.back());
       idle_.pop_back();
-      if (!conn->looksAlive() || now - conn->created > lifetime_.load()) {
+      // A connection used a moment ago is not probed (PgBouncer's server_check_delay does the
+      // same): a server that went away meanwhile fails the transaction's first read.
+      bool probe = now - conn->last_used >= kAliveCheckDelay;
+      if ((probe && !conn->looksAlive()) || now - conn->created > lifetime_.load()) {
         stale.push_back(std::move(conn));
         --total_;
         continue;

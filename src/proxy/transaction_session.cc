@@ -8,7 +8,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <optional>
-#include <tuple>
 
 #include "pgwire/frontend_messages.h"
 #include "pgwire/message_builder.h"
@@ -23,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 namespace sqlstate = pgwire::sqlstate;
 
 constexpr std::size_t kReadSize = 16 * 1024;
+constexpr std::size_t kIdleReadSize = 512;
 // Client-bound bytes queued before the server reader waits for the client to take them.
 constexpr std::size_t kClientBacklog = 1024 * 1024;
 constexpr std::uint32_t kStreamThreshold = 64 * 1024;
@@ -101,19 +101,16 @@ class TransactionSession {
       if (!processed || ended_) {
         co_return;
       }
-      boost::system::error_code ec;
-      if (p_.client_decoder.buffered() == 0 && !p_.stream.tls()) {
-        // Between requests (most of a pooled client's life) the session holds no read buffer:
-        // it waits for the socket to turn readable, then reads into a fresh one.
-        p_.client_decoder.releaseIfEmpty();
-        std::tie(ec) = co_await p_.stream.socket().async_wait(tcp::socket::wait_read, kNoThrow);
+      // Between requests (most of a pooled client's life) the session keeps a small read
+      // buffer: a request usually fits, and a larger one grows it for the rest of the request.
+      std::size_t want = kReadSize;
+      if (p_.client_decoder.buffered() == 0) {
+        p_.client_decoder.shrinkIfEmpty(kIdleReadSize);
+        want = 1;
       }
-      std::size_t n = 0;
-      if (!ec) {
-        auto space = p_.client_decoder.prepare(kReadSize);
-        std::tie(ec, n) =
-            co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-      }
+      auto space = p_.client_decoder.prepare(want);
+      auto [ec, n] =
+          co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
         if (p_.handle.killed()) {
           client_out_.append(
@@ -227,7 +224,9 @@ class TransactionSession {
     server_decoder_->setAuthenticated();
     p_.handle.setServerSocket(&p_.lender.serverSocket());
     boost::system::error_code ec;
-    p_.lender.serverSocket().non_blocking(true, ec);
+    if (!p_.lender.serverSocket().non_blocking()) {
+      p_.lender.serverSocket().non_blocking(true, ec);
+    }
     ++server_loops_;
     asio::co_spawn(co_await asio::this_coro::executor, serverLoop(), asio::detached);
     co_return true;

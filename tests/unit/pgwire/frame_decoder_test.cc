@@ -461,5 +461,31 @@ TEST(FrameDecoderBuffer, BytesWantedTracksTheFrameInProgress) {
   EXPECT_EQ(d.bytesWanted(), 60u);
 }
 
+TEST(FrameDecoderBuffer, ShrinkIfEmptyKeepsASmallBufferAndNeverDropsUnreadBytes) {
+  FrameDecoder d = typedFrontendDecoder();
+  d.setAuthenticated();
+  std::string query = encoded(Query{"SELECT 1"});
+  auto f = feedAndNext(d, query + query.substr(0, 3));  // one message and the start of another
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f->has_value());
+  d.shrinkIfEmpty(512);  // three bytes are unread: nothing changes
+  EXPECT_EQ(d.buffered(), 3u);
+  EXPECT_GE(d.capacity(), 8u * 1024);
+  d.feed(std::string_view(query).substr(3));
+  auto second = d.next();
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((*second)->type, 'Q');
+  d.shrinkIfEmpty(512);
+  EXPECT_EQ(d.buffered(), 0u);
+  EXPECT_EQ(d.capacity(), 512u);
+  // The small buffer takes a read, and grows for a message larger than it.
+  EXPECT_EQ(d.prepare(1).size(), 512u);
+  auto big = feedAndNext(d, encoded(Query{std::string(4000, 'x')}));
+  ASSERT_TRUE(big.ok());
+  ASSERT_TRUE(big->has_value());
+  EXPECT_GE(d.capacity(), 4000u);
+}
+
 }  // namespace
 }  // namespace keel::pgwire::testing
