@@ -170,6 +170,8 @@ void KeelCluster::writeConfig(const KeelNode& n) const {
     << "\n  auth_file: " << userlistPath() << "\n  auth_user: postgres\n  admin_users: [postgres]\n"
     << "  default_pool_size: " << pool_size_ << "\n  pool_mode: " << pool_mode_
     << "\n  query_wait_timeout: 3s\n"
+    << (max_client_conn_ > 0 ? "  max_client_conn: " + std::to_string(max_client_conn_) + "\n"
+                             : std::string())
     << "  max_lag_time: 1s\n  failover_hold_timeout: 20s\n"
     << "  hba:\n    - hostssl all " << kCertUser << " 127.0.0.1/32 cert\n"
     << "    - host all all 127.0.0.1/32 scram-sha-256\n"

@@ -61,6 +61,8 @@ class KeelCluster {
     pool_mode_ = std::move(pool_mode);
     pool_size_ = pool_size;
   }
+  // Before start(): the proxies' max_client_conn (Keel's default unless set).
+  void setProxyMaxClients(int max_client_conn) { max_client_conn_ = max_client_conn; }
 
   // Writes the configs and starts every agent. False with `error()` set when a spawn failed.
   bool start();
@@ -130,6 +132,7 @@ class KeelCluster {
   std::string error_;
   std::string pool_mode_ = "session";
   int pool_size_ = kProxyPoolSize;
+  int max_client_conn_ = 0;  // 0: not written
 };
 
 // True while `pid` exists and is not a zombie.

@@ -23,12 +23,14 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int kPoolSize = 2;
+constexpr int kMaxClients = 40;  // per proxy; the busiest test opens about 20
 
 class TransactionPoolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     cluster_ = std::make_unique<KeelCluster>("keeltx", 3);
     cluster_->setProxyPooling("transaction", kPoolSize);
+    cluster_->setProxyMaxClients(kMaxClients);
     if (!cluster_->start()) {
       error_ = cluster_->error();
       return;
@@ -268,6 +270,32 @@ TEST_F(TransactionPoolTest, CompatDriversNeededStatementsPreparedAgain) {
   };
   EXPECT_GT(total("keel_proxy_server_parses_total"), 0) << metrics->body;
   EXPECT_GT(total("keel_proxy_injected_parses_total"), 0) << metrics->body;
+}
+
+// max_client_conn counts clients, not server connections: transaction pooling lets 40 clients
+// share two server connections, and the 41st is refused with an error that names the setting.
+TEST_F(TransactionPoolTest, MaxClientConnIsEnforcedWithAClearError) {
+  std::vector<std::unique_ptr<SqlConnection>> held;
+  std::string refusal;
+  for (int i = 0; i < kMaxClients + 5 && refusal.empty(); ++i) {
+    auto c = std::make_unique<SqlConnection>(rw());
+    if (!c->ok()) {
+      refusal = c->error();
+      break;
+    }
+    ASSERT_TRUE(c->exec("SELECT 1").ok);
+    held.push_back(std::move(c));
+  }
+  EXPECT_GT(held.size(), static_cast<std::size_t>(kMaxClients) - 5) << refusal;
+  EXPECT_LE(held.size(), static_cast<std::size_t>(kMaxClients));
+  EXPECT_NE(refusal.find("no more connections allowed (proxy.max_client_conn = " +
+                         std::to_string(kMaxClients) + ")"),
+            std::string::npos)
+      << refusal;
+  // The clients already in keep working, and a place freed is taken again.
+  EXPECT_EQ(held.front()->exec("SELECT 2").scalar(), "2");
+  held.pop_back();
+  ASSERT_TRUE(waitFor([&] { return execSql(rw(), "SELECT 3").scalar() == "3"; }, 10s));
 }
 
 // A client between transactions holds no server connection; the admin console's KILL still ends
