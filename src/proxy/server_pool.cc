@@ -18,7 +18,7 @@ constexpr milliseconds kAliveCheckDelay{1000};
 // release(): how far down the queue, and while the first waiter has waited less than how long,
 // a waiter on the connection's own thread may go first.
 constexpr std::size_t kWaiterWindow = 4;
-constexpr milliseconds kSameThreadPreference{5};
+constexpr milliseconds kSameThreadPreference{20};
 }  // namespace
 
 void PoolStats::recordLatency(std::uint64_t micros) {
