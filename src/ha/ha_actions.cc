@@ -552,8 +552,11 @@ asio::awaitable<void> HaLoop::switchover(const ClusterView& seen, std::string ca
     return 0;
   };
   co_await worker_.run(checkpoint);
+  // A request that named no candidate names the chosen one from its next write on (the pause,
+  // or the final position), so that the others wait for it when the lock is released instead
+  // of holding an election.
   if (view.failover && view.failover->candidate.empty()) {
-    view.failover->candidate = candidate;  // written with the pause (see below)
+    view.failover->candidate = candidate;
   }
   co_await pauseClients(view);
   lease_.setServingPrimary(false);
@@ -587,9 +590,6 @@ asio::awaitable<void> HaLoop::switchover(const ClusterView& seen, std::string ca
     // Wakes every member's loop, so that the candidate publishes its replay position now.
     FailoverRequest stopped_request = *view.failover;
     stopped_request.final_lsn = final_lsn.str();
-    // A request that named no candidate names the chosen one from now on, so that the others
-    // wait for it when the lock is released instead of holding an election.
-    stopped_request.candidate = candidate;
     co_await updateFailover(view, stopped_request);
   }
   auto deadline = clock_.now() + std::chrono::seconds(30);

@@ -660,11 +660,8 @@ class Session final : public ServerLender {
     handle_->setServerSocket(&*server_socket_);
     server_dec_.setAuthenticated();
     // The relay writes without waiting when the socket takes the bytes at once (sendPlain): the
-    // sockets must not block the worker.
+    // sockets must not block the worker (ServerConnection::attach made the server's so).
     boost::system::error_code ec;
-    if (!server_socket_->non_blocking()) {
-      server_socket_->non_blocking(true, ec);
-    }
     if (!stream_.tls()) {
       stream_.socket().non_blocking(true, ec);
     }
