@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <optional>
+#include <tuple>
 
 #include "pgwire/frontend_messages.h"
 #include "pgwire/message_builder.h"
@@ -108,10 +109,16 @@ class TransactionSession {
         p_.client_decoder.shrinkIfEmpty(kIdleReadSize);
         want = 1;
       }
-      auto space = p_.client_decoder.prepare(want);
-      auto [ec, n] =
-          co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-      if (ec) {
+      // A KILL whose cancel ran while no read was pending (the session was writing or giving
+      // its server back) is seen here, before the session waits for the client again.
+      boost::system::error_code ec;
+      std::size_t n = 0;
+      if (!p_.handle.killed()) {
+        auto space = p_.client_decoder.prepare(want);
+        std::tie(ec, n) =
+            co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      }
+      if (ec || p_.handle.killed()) {
         if (p_.handle.killed()) {
           client_out_.append(
               pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, p_.handle.killReason()));
@@ -222,11 +229,7 @@ class TransactionSession {
     }
     server_decoder_.emplace(pgwire::Source::backend, serverLimits());
     server_decoder_->setAuthenticated();
-    p_.handle.setServerSocket(&p_.lender.serverSocket());
-    boost::system::error_code ec;
-    if (!p_.lender.serverSocket().non_blocking()) {
-      p_.lender.serverSocket().non_blocking(true, ec);
-    }
+    p_.handle.setServerSocket(&p_.lender.serverSocket());  // non-blocking since attach()
     ++server_loops_;
     asio::co_spawn(co_await asio::this_coro::executor, serverLoop(), asio::detached);
     co_return true;
