@@ -1,5 +1,7 @@
 #include "ha/cluster_view.h"
 
+#include <algorithm>
+
 namespace keel::ha {
 namespace {
 
@@ -35,6 +37,8 @@ json MemberRecord::toJson() const {
     tags["nofailover"] = true;
   if (noloadbalance)
     tags["noloadbalance"] = true;
+  if (nosync)
+    tags["nosync"] = true;
   tags["failover_priority"] = failover_priority;
   json j{{"role", role},
          {"state", state},
@@ -97,6 +101,8 @@ std::optional<MemberRecord> MemberRecord::fromJson(const std::string& name, cons
         m.nofailover = v.is_boolean() ? v.get<bool>() : v == "true";
       } else if (k == "noloadbalance") {
         m.noloadbalance = v.is_boolean() ? v.get<bool>() : v == "true";
+      } else if (k == "nosync") {
+        m.nosync = v.is_boolean() ? v.get<bool>() : v == "true";
       } else if (k == "failover_priority") {
         if (v.is_number_integer())
           m.failover_priority = v.get<int>();
@@ -145,6 +151,10 @@ json HistoryRecord::toJson() const {
          {"old_leader", old_leader}, {"new_leader", new_leader}, {"kind", kind}};
   if (pause_ms > 0)
     j["pause_ms"] = pause_ms;
+  if (possible_loss_bytes)
+    j["possible_loss_bytes"] = *possible_loss_bytes;
+  if (!replication.empty())
+    j["replication"] = replication;
   return j;
 }
 
@@ -161,7 +171,59 @@ std::optional<HistoryRecord> HistoryRecord::fromJson(const json& j) {
   readField(j, "new_leader", h.new_leader);
   readField(j, "kind", h.kind);
   readField(j, "pause_ms", h.pause_ms);
+  if (auto b = j.find("possible_loss_bytes"); b != j.end() && b->is_number_unsigned())
+    h.possible_loss_bytes = b->get<std::uint64_t>();
+  readField(j, "replication", h.replication);
   return h;
+}
+
+bool SyncState::isVoter(const std::string& name) const {
+  return std::find(voters.begin(), voters.end(), name) != voters.end();
+}
+
+json SyncState::toJson() const {
+  std::string joined;
+  for (const auto& v : voters)
+    joined += (joined.empty() ? "" : ",") + v;
+  json j{{"leader", leader}, {"quorum", quorum}};
+  j["sync_standby"] = voters.empty() ? json(nullptr) : json(joined);
+  return j;
+}
+
+std::optional<SyncState> SyncState::fromJson(const json& j) {
+  if (!j.is_object())
+    return std::nullopt;
+  SyncState s;
+  auto leader = j.find("leader");
+  if (leader == j.end() || !leader->is_string() || leader->get<std::string>().empty())
+    return std::nullopt;
+  s.leader = leader->get<std::string>();
+  if (auto sb = j.find("sync_standby"); sb != j.end() && !sb->is_null()) {
+    if (!sb->is_string())
+      return std::nullopt;
+    std::string text = sb->get<std::string>();
+    std::size_t start = 0;
+    while (start <= text.size()) {
+      std::size_t comma = text.find(',', start);
+      if (comma == std::string::npos)
+        comma = text.size();
+      if (comma > start)
+        s.voters.push_back(text.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  std::sort(s.voters.begin(), s.voters.end());
+  if (auto q = j.find("quorum"); q != j.end()) {
+    if (!q->is_number_integer())
+      return std::nullopt;
+    s.quorum = q->get<int>();
+  } else {
+    // Patroni's key (no quorum field) lists standbys that each hold every commit.
+    s.quorum = static_cast<int>(s.voters.size());
+  }
+  if (s.quorum < 0 || s.quorum > static_cast<int>(s.voters.size()))
+    return std::nullopt;
+  return s;
 }
 
 bool ClusterView::paused() const {
@@ -220,6 +282,22 @@ ClusterView decodeClusterView(const std::string& prefix, const std::vector<RawKe
         readField(*j, "optime", pos);
         if (auto p = WalPosition::parse(pos))
           v.last_leader_position = *p;
+      }
+    } else if (rel == keys::kSync) {
+      std::optional<SyncState> s;
+      if (auto j = parse(kv)) {
+        s = SyncState::fromJson(*j);
+        if (!s) {
+          problem(kv.key,
+                  "not a sync record (leader, sync_standby, quorum); no member may be "
+                  "promoted by it until the leader rewrites it");
+        }
+      }
+      if (s) {
+        s->mod_revision = kv.mod_revision;
+        v.sync = *s;
+      } else {
+        v.sync_unreadable = true;
       }
     } else if (rel == keys::kHistory) {
       v.history_mod_revision = kv.mod_revision;

@@ -31,6 +31,7 @@ struct MemberRecord {
   bool nofailover = false;
   int failover_priority = 1;
   bool noloadbalance = false;
+  bool nosync = false;  // never chosen as a synchronous standby
   std::map<std::string, std::string> custom_tags;
   std::string version;
   // Replicas: PgStatus::replay_delay_ms, for the proxy's max_lag_time.
@@ -74,6 +75,26 @@ struct FailoverRequest {
   static std::optional<FailoverRequest> fromJson(const nlohmann::json& j);
 };
 
+// sync: which members may be promoted without losing an acknowledged commit, kept by the
+// leader while synchronous replication is on (ha/sync_replication.h has the rules). Absent: no
+// restriction (asynchronous replication). Patroni's key shape, plus "quorum".
+struct SyncState {
+  std::string leader;               // the primary whose commits this describes
+  std::vector<std::string> voters;  // "sync_standby": sorted member names
+  // Every commit `leader` acknowledged is on at least `quorum` of `voters`. 0: on none of them
+  // for sure, so only `leader` itself may be promoted.
+  int quorum = 0;
+  std::int64_t mod_revision = 0;
+
+  bool isVoter(const std::string& name) const;
+  bool operator==(const SyncState& o) const {
+    return leader == o.leader && voters == o.voters && quorum == o.quorum;
+  }
+  nlohmann::json toJson() const;
+  // nullopt when `j` is not an object with a leader, or its fields contradict each other.
+  static std::optional<SyncState> fromJson(const nlohmann::json& j);
+};
+
 // history: one element per leader change.
 struct HistoryRecord {
   int timeline = 0;  // the new leader's timeline
@@ -86,6 +107,13 @@ struct HistoryRecord {
   // Switchover: how long the proxies lent no read-write connection for new transactions, from
   // the old leader's pause to the new leader's promotion; 0: no pause.
   std::int64_t pause_ms = 0;
+  // Failover: bytes of WAL the new leader may lack, by the last position the old leader
+  // published (its status key) against the new leader's position at promotion; nullopt when
+  // unknown or when synchronous replication vouched for the new leader (see `sync`).
+  std::optional<std::uint64_t> possible_loss_bytes;
+  // Failover: how the new leader was vouched for: "synchronous" (a voter of the sync key, or
+  // its leader), "asynchronous" (within maximum_lag_on_failover); empty for others.
+  std::string replication;
 
   nlohmann::json toJson() const;
   static std::optional<HistoryRecord> fromJson(const nlohmann::json& j);
@@ -99,7 +127,10 @@ struct ClusterView {
   std::optional<LeaderRecord> leader;
   std::map<std::string, MemberRecord> members;
   std::optional<FailoverRequest> failover;
-  std::optional<WalPosition> last_leader_position;   // status: the leader's last published LSN
+  std::optional<WalPosition> last_leader_position;  // status: the leader's last published LSN
+  std::optional<SyncState> sync;
+  // The sync key exists but cannot be decoded: nobody may assume it allows a promotion.
+  bool sync_unreadable = false;
   nlohmann::json config = nlohmann::json::object();  // dynamic configuration
   std::vector<HistoryRecord> history;
   std::int64_t history_mod_revision = 0;
@@ -118,6 +149,7 @@ inline constexpr const char* kMembers = "members/";
 inline constexpr const char* kHistory = "history";
 inline constexpr const char* kFailover = "failover";
 inline constexpr const char* kStatus = "status";
+inline constexpr const char* kSync = "sync";
 }  // namespace keys
 
 struct RawKey {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "ha/sync_replication.h"
+
 namespace keel::ha {
 namespace {
 
@@ -28,7 +30,15 @@ std::optional<std::string> electionBlocker(const DecisionInput& in) {
   if (l.nofailover || l.failover_priority <= 0) {
     return "tagged nofailover (or failover_priority 0): not taking the leader lock";
   }
-  if (in.view.last_leader_position && *in.view.last_leader_position > l.wal_position) {
+  // Under a sync key the voters hold every acknowledged commit: WAL that others hold beyond
+  // theirs was never acknowledged, so only the voters' positions count, and the lag limit
+  // (a bound for asynchronous replication) does not apply.
+  const bool sync = syncRestricts(in.view);
+  if (sync) {
+    if (auto blocker = syncPromotionBlocker(in.view, l.name, l.wal_position, in.peers))
+      return *blocker;
+  }
+  if (!sync && in.view.last_leader_position && *in.view.last_leader_position > l.wal_position) {
     std::uint64_t lag = in.view.last_leader_position->value - l.wal_position.value;
     if (lag > in.maximum_lag_on_failover) {
       return "WAL position " + l.wal_position.str() + " is " + bytes(lag) +
@@ -46,6 +56,9 @@ std::optional<std::string> electionBlocker(const DecisionInput& in) {
     if (!p.eligible()) {
       continue;
     }
+    if (sync &&
+        !(in.view.sync && (in.view.sync->isVoter(p.name) || in.view.sync->leader == p.name)))
+      continue;
     if (p.wal_position > l.wal_position) {
       return "member " + p.name + " has a higher WAL position (" + p.wal_position.str() + " > " +
              l.wal_position.str() + ")";
@@ -201,6 +214,13 @@ Decision decideWithoutLeader(const DecisionInput& in) {
   if (v.failover && !v.failover->candidate.empty()) {
     const auto& f = *v.failover;
     if (f.candidate == l.name) {
+      // A switchover's candidate replays the stopped leader's last WAL before it takes the
+      // lock; a failover's candidate must satisfy synchronous replication like any other.
+      if (f.leader.empty() && l.pg_running) {
+        if (auto blocker = syncPromotionBlocker(v, l.name, l.wal_position, in.peers)) {
+          return make(Action::none, "chosen as failover candidate, but " + *blocker);
+        }
+      }
       if (!l.pg_running) {
         return make(Action::start_standby,
                     "chosen as failover candidate: starting PostgreSQL to promote it");
