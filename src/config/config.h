@@ -86,12 +86,19 @@ struct HaConfig {
   // Switchover: how long the leader lets in-flight transactions finish, once every proxy stopped
   // lending read-write connections for new ones, before it stops PostgreSQL (which ends them).
   std::chrono::milliseconds switchover_drain_timeout{5000};
+  // Synchronous replication (the cluster's dynamic configuration overrides these):
+  // "off", "on" (commits wait for synchronous_node_count standbys) or "quorum" (for any
+  // synchronous_node_count of all eligible standbys).
+  std::string synchronous_mode = "off";
+  bool synchronous_mode_strict = false;  // never run without a synchronous standby
+  int synchronous_node_count = 1;
 };
 
 struct Tags {
   bool nofailover = false;
   int failover_priority = 1;  // higher wins ties; 0 behaves like nofailover (as in Patroni)
   bool noloadbalance = false;
+  bool nosync = false;                        // never a synchronous standby
   std::map<std::string, std::string> custom;  // any other tag: kept and published verbatim
 };
 

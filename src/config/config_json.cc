@@ -65,6 +65,7 @@ nlohmann::json toJson(const Config& config) {
   tags["nofailover"] = config.tags.nofailover;
   tags["failover_priority"] = config.tags.failover_priority;
   tags["noloadbalance"] = config.tags.noloadbalance;
+  tags["nosync"] = config.tags.nosync;
 
   json restapi = {{"listen", config.restapi.listen.str()},
                   {"connect_address", optionalAddress(config.restapi.connect_address)}};
@@ -126,7 +127,10 @@ nlohmann::json toJson(const Config& config) {
         {"retry_timeout", formatDuration(ha.retry_timeout)},
         {"maximum_lag_on_failover", ha.maximum_lag_on_failover},
         {"fence_margin", formatDuration(ha.fence_margin)},
-        {"switchover_drain_timeout", formatDuration(ha.switchover_drain_timeout)}}},
+        {"switchover_drain_timeout", formatDuration(ha.switchover_drain_timeout)},
+        {"synchronous_mode", ha.synchronous_mode},
+        {"synchronous_mode_strict", ha.synchronous_mode_strict},
+        {"synchronous_node_count", ha.synchronous_node_count}}},
       {"tags", std::move(tags)},
       {"restapi", std::move(restapi)},
       {"proxy", std::move(proxy)},

@@ -122,7 +122,8 @@ void readHa(ConfigReader& r, const YAML::Node& root, HaConfig& ha) {
   const std::string path = "ha";
   auto node = r.section(root, "", "ha",
                         {"ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover",
-                         "fence_margin", "switchover_drain_timeout"});
+                         "fence_margin", "switchover_drain_timeout", "synchronous_mode",
+                         "synchronous_mode_strict", "synchronous_node_count"});
   if (!node)
     return;
   // etcd grants leases in whole seconds, so a fractional ttl could not be honoured; a 1s
@@ -136,6 +137,22 @@ void readHa(ConfigReader& r, const YAML::Node& root, HaConfig& ha) {
   r.byteSize(*node, path, "maximum_lag_on_failover", ha.maximum_lag_on_failover);
   positiveDuration(r, *node, path, "fence_margin", ha.fence_margin);
   positiveDuration(r, *node, path, "switchover_drain_timeout", ha.switchover_drain_timeout);
+  // YAML spells on/off/true/false as booleans: accept them as Patroni does.
+  if (auto mode = child(*node, "synchronous_mode"); mode && mode->IsScalar()) {
+    std::string text = mode->Scalar();
+    bool flag_value = false;
+    if (text == "quorum") {
+      ha.synchronous_mode = "quorum";
+    } else if (YAML::convert<bool>::decode(*mode, flag_value)) {
+      ha.synchronous_mode = flag_value ? "on" : "off";
+    } else {
+      r.reject(*node, path, "synchronous_mode", "off, on or quorum");
+    }
+  } else if (mode && !mode->IsNull()) {
+    r.reject(*node, path, "synchronous_mode", "off, on or quorum");
+  }
+  r.flag(*node, path, "synchronous_mode_strict", ha.synchronous_mode_strict);
+  r.integer(*node, path, "synchronous_node_count", 1, 1000, ha.synchronous_node_count);
 }
 
 void readTags(ConfigReader& r, const YAML::Node& root, Tags& tags) {
@@ -148,11 +165,13 @@ void readTags(ConfigReader& r, const YAML::Node& root, Tags& tags) {
   r.integer(*node, path, "failover_priority", 0, std::numeric_limits<int>::max(),
             tags.failover_priority);
   r.flag(*node, path, "noloadbalance", tags.noloadbalance);
+  r.flag(*node, path, "nosync", tags.nosync);
   for (const auto& entry : *node) {
     if (!entry.first.IsScalar())
       continue;  // reported by section()
     const std::string& key = entry.first.Scalar();
-    if (key == "nofailover" || key == "failover_priority" || key == "noloadbalance")
+    if (key == "nofailover" || key == "failover_priority" || key == "noloadbalance" ||
+        key == "nosync")
       continue;
     if (!r.utf8(key, path, true))
       continue;

@@ -91,6 +91,12 @@ void validatePostgres(ConfigReader& r, Config& c) {
     std::string lowered = name;
     for (char& ch : lowered)
       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lowered == "synchronous_standby_names") {
+      r.problem("postgresql.parameters." + name,
+                "Keel sets it on the leader from ha.synchronous_mode (off, on or quorum) and "
+                "ha.synchronous_node_count; set those instead");
+      continue;
+    }
     if (std::find(kManagedParameters.begin(), kManagedParameters.end(), lowered) ==
         kManagedParameters.end()) {
       continue;

@@ -84,6 +84,16 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
       if (!v.is_number_unsigned()) {
         problems.push_back("maximum_lag_on_failover: expected a number of bytes >= 0");
       }
+    } else if (k == "synchronous_mode") {
+      bool ok = v.is_boolean() || (v.is_string() && (v == "off" || v == "on" || v == "quorum"));
+      if (!ok)
+        problems.push_back("synchronous_mode: expected off, on or quorum (or true/false)");
+    } else if (k == "synchronous_mode_strict") {
+      if (!v.is_boolean())
+        problems.push_back("synchronous_mode_strict: expected true or false");
+    } else if (k == "synchronous_node_count") {
+      if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 1000)
+        problems.push_back("synchronous_node_count: expected a whole number from 1 to 1000");
     } else if (k == "postgresql") {
       if (!v.is_object()) {
         problems.push_back("postgresql: expected an object with \"parameters\"");
@@ -103,6 +113,11 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
             std::string lower = name;
             for (auto& ch : lower)
               ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (lower == "synchronous_standby_names") {
+              problems.push_back("postgresql.parameters." + name +
+                                 ": set by Keel from synchronous_mode and "
+                                 "synchronous_node_count; set those instead");
+            }
             for (std::string_view m : kManagedParameters) {
               if (lower == m) {
                 problems.push_back("postgresql.parameters." + name +
@@ -114,7 +129,9 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
       }
     } else {
       problems.push_back(k +
-                         ": unknown key; expected pause, maximum_lag_on_failover or postgresql");
+                         ": unknown key; expected pause, maximum_lag_on_failover, "
+                         "synchronous_mode, synchronous_mode_strict, synchronous_node_count or "
+                         "postgresql");
     }
   }
   return problems;

@@ -52,11 +52,14 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       co_await acquireLeader(view, local, d.reason);
       co_return;
     case Action::promote: {
+      if (!co_await prepareSyncForPromotion(view))
+        co_return;
       auto promote = [this] { return pg_.promote(); };
       auto r = co_await worker_.run(promote);
       if (logFailure("promote", r)) {
         upstream_.clear();
         markPrimary();
+        promoted_at_ = clock_.now();
       }
       co_return;
     }
@@ -180,6 +183,11 @@ asio::awaitable<void> HaLoop::bootstrap(const ClusterView& view, const LocalStat
     } else if (auto s = pg_.startPrimary(); !s) {
       return s.failure();
     }
+    // An adopted data directory may carry synchronous_standby_names from an earlier cluster,
+    // which would hold the role commits below for standbys that do not exist; manageSync sets
+    // it for this cluster afterwards.
+    if (auto ssn = pg_.setSynchronousStandbyNames(""); !ssn)
+      return ssn.failure();
     if (auto roles = pg_.createRoles(); !roles)
       return roles.failure();
     auto st = pg_.status();
@@ -244,14 +252,17 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
     co_return false;
   }
   if (local.in_recovery) {
+    // Keep the lock when either step fails: the next cycle retries promote (or start_primary
+    // if it went down); releasing would only start another election with the same outcome.
+    if (!co_await prepareSyncForPromotion(view))
+      co_return true;
     auto promote_after_lock = [this] { return pg_.promote(); };
     auto p = co_await worker_.run(promote_after_lock);
     if (!p) {
-      // Keep the lock: the next cycle retries promote (or start_primary if it went down);
-      // releasing would only start another election with the same outcome.
       spdlog::error("promote failed: {}", p.message());
       co_return true;
     }
+    promoted_at_ = clock_.now();
   }
   markPrimary();
   upstream_.clear();
@@ -287,6 +298,24 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
                   .old_leader = old_leader,
                   .new_leader = config_->name,
                   .kind = requested && !view.failover->leader.empty() ? "switchover" : "failover"};
+  if (h.kind == "failover") {
+    // What a failover may have lost: nothing under a sync key (the election rule admits only
+    // members holding every acknowledged commit); else up to the gap between the old leader's
+    // last published position and this member's, which the election bounded by
+    // maximum_lag_on_failover.
+    if (syncRestricts(view)) {
+      h.replication = "synchronous";
+    } else {
+      h.replication = "asynchronous";
+      if (view.last_leader_position) {
+        h.possible_loss_bytes = *view.last_leader_position > before
+                                    ? view.last_leader_position->value - before.value
+                                    : 0;
+        h.reason += "; asynchronous replication: up to " + std::to_string(*h.possible_loss_bytes) +
+                    " bytes of WAL the old leader last reported may be lost";
+      }
+    }
+  }
   if (requested && view.failover->paused_at > 0) {
     // From the old leader's pause to this member's record saying it runs as primary, which
     // ends the proxies' pause (wall clocks of two hosts).

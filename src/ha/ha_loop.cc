@@ -297,7 +297,10 @@ asio::awaitable<void> HaLoop::cycle() {
   std::vector<PeerProbe> peers;
   // A member named as a switchover's candidate takes the lock without comparing (the leader
   // checked it before handing over): probing the others would only lengthen the pause.
-  bool named_candidate = view->failover && view->failover->candidate == config_->name;
+  // (A failover's candidate still probes: under quorum synchronous replication it must see
+  // enough synchronous standbys.)
+  bool named_candidate = view->failover && view->failover->candidate == config_->name &&
+                         !view->failover->leader.empty();
   if (!view->leader && view->initialize && local.pg_running && !named_candidate) {
     std::vector<MemberRecord> others;
     for (const auto& [name, m] : view->members) {
@@ -438,6 +441,7 @@ MemberRecord HaLoop::memberRecord(const LocalObservation& obs, bool fenced) cons
   m.nofailover = config_->tags.nofailover;
   m.failover_priority = config_->tags.failover_priority;
   m.noloadbalance = config_->tags.noloadbalance;
+  m.nosync = config_->tags.nosync;
   m.custom_tags = config_->tags.custom;
   m.version = KEEL_VERSION;
   if (config_->proxy.enabled) {
@@ -519,6 +523,7 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
   if (pending_history_) {
     co_await appendHistory(*pending_history_);
   }
+  co_await manageSync(view);
   // One physical replication slot per other member. Slots of members that vanished are kept
   // for a grace period (they may be restarting) and then dropped so they do not hold WAL.
   std::set<std::string> wanted;

@@ -18,6 +18,7 @@
 #include "ha/decision.h"
 #include "ha/lease_keeper.h"
 #include "ha/pg_worker.h"
+#include "ha/sync_replication.h"
 #include "pg/postgres.h"
 
 namespace keel::ha {
@@ -119,6 +120,22 @@ class HaLoop {
                                                   const LocalObservation& obs);
   boost::asio::awaitable<void> applyDynamicConfig(const ClusterView& view);
 
+  // Synchronous replication (sync_actions.cc).
+  // The settings in force: the config file's, overridden by the cluster's dynamic config.
+  SyncSettings syncSettings(const ClusterView& view) const;
+  // Leader, each cycle: moves synchronous_standby_names and the sync key toward the standbys
+  // to wait for, one safe step at a time (see planSync).
+  boost::asio::awaitable<void> manageSync(const ClusterView& view);
+  // Just before this member promotes itself: the sync key it inherits (keyAtPromotion) and
+  // synchronous_standby_names waiting for no standby yet, so no commit is acknowledged before
+  // manageSync chose whom to wait for. False when PostgreSQL could not be set: do not promote.
+  boost::asio::awaitable<bool> prepareSyncForPromotion(const ClusterView& view);
+  // Replaces the sync key (nullopt: deletes it) if this member still holds the leader key and
+  // the sync key is still as last known. False when it was not written.
+  boost::asio::awaitable<bool> writeSyncKey(std::optional<SyncState> key, std::string why);
+  // The sync key as this member last knew it: the view's, or the one it wrote since.
+  std::optional<SyncState> currentSyncKey(const ClusterView& view) const;
+
   // Actions (ha_actions.cc).
   boost::asio::awaitable<void> bootstrap(const ClusterView& view, const LocalState& local);
   boost::asio::awaitable<bool> acquireLeader(const ClusterView& view, const LocalState& local,
@@ -181,6 +198,14 @@ class HaLoop {
   // created all the same, so it can stream as soon as it rejoins (see leaderHousekeeping).
   std::string former_leader_;
   std::optional<pg::PgStatus> worker_last_status_;  // worker thread only: see observe()
+  // Synchronous replication (control thread).
+  struct SyncKeyCache {
+    std::int64_t revision = 0;  // DCS revision at which `key` was written (0: none)
+    std::optional<SyncState> key;
+  } sync_cache_;
+  std::optional<SteadyTime> sync_changed_at_;  // synchronous_standby_names last set
+  std::optional<SteadyTime> promoted_at_;      // this member last became primary
+  std::string last_sync_reason_;
   std::string activity_;  // long action under way ("cloning", "rewinding"), published as state
   // The switchover pause (FailoverRequest::paused_at) the view observer (the proxy) last
   // applied, published in the member record; read by snapshot() too.

@@ -5,11 +5,21 @@ namespace keel::ha {
 
 namespace {
 
+// A replica named by the sync key: "sync_standby" when each voter holds every commit,
+// "quorum_standby" when a quorum of them does; "" otherwise.
+std::string syncRole(const std::optional<SyncState>& sync, const std::string& name) {
+  if (!sync || sync->quorum == 0 || !sync->isVoter(name))
+    return "";
+  return sync->quorum == static_cast<int>(sync->voters.size()) ? "sync_standby" : "quorum_standby";
+}
+
 api::MemberView memberView(const MemberRecord& m, const std::optional<WalPosition>& leader_pos,
-                           bool is_leader) {
+                           bool is_leader, const std::string& sync_role) {
   api::MemberView v;
   v.name = m.name;
   v.role = is_leader ? "leader" : (m.role == "uninitialized" ? "uninitialized" : "replica");
+  if (v.role == "replica" && !sync_role.empty())
+    v.role = sync_role;
   v.state = m.state;
   v.host = m.host;
   v.port = m.port;
@@ -28,6 +38,8 @@ api::MemberView memberView(const MemberRecord& m, const std::optional<WalPositio
     v.tags["nofailover"] = true;
   if (m.noloadbalance)
     v.tags["noloadbalance"] = true;
+  if (m.nosync)
+    v.tags["nosync"] = true;
   if (m.failover_priority != 1)
     v.tags["failover_priority"] = m.failover_priority;
   return v;
@@ -70,11 +82,14 @@ api::NodeSnapshot HaLoop::snapshot() const {
                                             .time = h.time,
                                             .old_leader = h.old_leader,
                                             .new_leader = h.new_leader,
-                                            .kind = h.kind});
+                                            .kind = h.kind,
+                                            .replication = h.replication,
+                                            .possible_loss_bytes = h.possible_loss_bytes});
     }
     for (const auto& [name, m] : view_->members) {
       bool is_leader = s.leader && *s.leader == name;
-      s.members.push_back(memberView(name == c.name ? self : m, leader_pos, is_leader));
+      s.members.push_back(memberView(name == c.name ? self : m, leader_pos, is_leader,
+                                     syncRole(view_->sync, name)));
     }
   }
   s.is_leader = s.leader && *s.leader == c.name && lease_.servingPrimary();
@@ -83,7 +98,10 @@ api::NodeSnapshot HaLoop::snapshot() const {
     s.is_leader = s.postgres_running && !s.in_recovery;
   }
   s.writable = s.is_leader && s.postgres_running && !s.in_recovery;
-  s.self = memberView(self, leader_pos, s.is_leader);
+  std::string self_sync = view_ ? syncRole(view_->sync, c.name) : "";
+  s.self = memberView(self, leader_pos, s.is_leader, self_sync);
+  s.sync_standby = !s.is_leader && self_sync == "sync_standby";
+  s.quorum_standby = !s.is_leader && self_sync == "quorum_standby";
   if (last_obs_.status && last_obs_.status->in_recovery) {
     s.self.received_position = last_obs_.status->receive_lsn.str();
     s.self.replayed_position = last_obs_.status->replay_lsn.str();

@@ -73,6 +73,18 @@ struct PgStatus {
   }
 };
 
+// A primary's view of its synchronous replication.
+struct SyncStatus {
+  std::string standby_names;  // synchronous_standby_names as this server applies it now
+  WalPosition write_lsn;      // pg_current_wal_lsn(), read after standby_names
+  struct Standby {
+    std::string application_name;
+    std::string state;  // pg_stat_replication.state
+    WalPosition flush_lsn;
+  };
+  std::vector<Standby> standbys;  // pg_stat_replication
+};
+
 struct ReplicationSlot {
   std::string name;
   bool active = false;
@@ -142,6 +154,13 @@ class Postgres {
   // ALTER SYSTEM SET name = value (nullopt: RESET) for each entry, then pg_reload_conf().
   virtual PgResult<void> alterSystem(
       const std::map<std::string, std::optional<std::string>>& parameters) = 0;
+
+  // Running primary: synchronous_standby_names, its WAL position and its walsenders.
+  virtual PgResult<SyncStatus> syncStatus() = 0;
+  // ALTER SYSTEM SET synchronous_standby_names (kept across restarts in
+  // postgresql.auto.conf), then pg_reload_conf(). Works on a standby too, so a member sets it
+  // before it promotes.
+  virtual PgResult<void> setSynchronousStandbyNames(const std::string& value) = 0;
 
   // The timeline history of a running primary `source`: (timeline, switch LSN) pairs, as in
   // its NNNNNNNN.history file. Used to tell whether this node's WAL diverged.

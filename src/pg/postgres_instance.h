@@ -67,6 +67,8 @@ class PostgresInstance final : public Postgres {
   PgResult<std::vector<ReplicationSlot>> slots() override;
   PgResult<void> createSlot(const std::string& name) override;
   PgResult<void> dropSlot(const std::string& name) override;
+  PgResult<SyncStatus> syncStatus() override;
+  PgResult<void> setSynchronousStandbyNames(const std::string& value) override;
   PgResult<void> alterSystem(
       const std::map<std::string, std::optional<std::string>>& parameters) override;
   PgResult<std::vector<std::pair<int, WalPosition>>> timelineHistory(const PgEndpoint& source,

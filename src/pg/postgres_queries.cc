@@ -338,6 +338,57 @@ PgResult<void> PostgresInstance::alterSystem(
   return conn->execute("SELECT pg_reload_conf()");
 }
 
+PgResult<SyncStatus> PostgresInstance::syncStatus() {
+  auto conn = connectLocal();
+  if (!conn) {
+    return conn.failure();
+  }
+  // The setting first, then the position: a position read after the setting took effect.
+  auto head = conn->query(
+      "SELECT current_setting('synchronous_standby_names'), "
+      "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END");
+  if (!head) {
+    return head.failure();
+  }
+  if (head->size() != 1 || (*head)[0].size() != 2 || !(*head)[0][0]) {
+    return unexpectedShape("the synchronous replication query");
+  }
+  if (!(*head)[0][1]) {
+    return fail(PgErrc::refused, "synchronous replication status read on a standby");
+  }
+  SyncStatus out;
+  out.standby_names = *(*head)[0][0];
+  out.write_lsn = lsnOr0((*head)[0][1]);
+  auto rows = conn->query(
+      "SELECT application_name, state, flush_lsn::text FROM pg_stat_replication "
+      "WHERE application_name IS NOT NULL ORDER BY application_name");
+  if (!rows) {
+    return rows.failure();
+  }
+  for (const Row& r : *rows) {
+    if (r.size() != 3 || !r[0]) {
+      return unexpectedShape("the pg_stat_replication query");
+    }
+    out.standbys.push_back({*r[0], r[1].value_or(""), lsnOr0(r[2])});
+  }
+  return out;
+}
+
+PgResult<void> PostgresInstance::setSynchronousStandbyNames(const std::string& value) {
+  auto conn = connectLocal();
+  if (!conn) {
+    return conn.failure();
+  }
+  auto literal = conn->quoteLiteral(value);
+  if (!literal) {
+    return literal.failure();
+  }
+  if (auto r = conn->execute("ALTER SYSTEM SET synchronous_standby_names TO " + *literal); !r) {
+    return fail(r.code(), "cannot set synchronous_standby_names: " + r.message());
+  }
+  return conn->execute("SELECT pg_reload_conf()");
+}
+
 PgResult<std::vector<std::pair<int, WalPosition>>> PostgresInstance::timelineHistory(
     const PgEndpoint& source, int timeline) {
   if (timeline <= 1) {

@@ -264,7 +264,9 @@ bool KeelCluster::waitHealthy(std::chrono::milliseconds timeout, std::string* wh
         if (m.value("role", "") == "leader" && m.value("state", "") == "running") {
           ++leaders;
         }
-        if (m.value("role", "") == "replica" && m.value("state", "") == "streaming") {
+        std::string role = m.value("role", "");
+        bool replica = role == "replica" || role == "sync_standby" || role == "quorum_standby";
+        if (replica && m.value("state", "") == "streaming") {
           ++streaming;
         }
       }
