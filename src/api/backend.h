@@ -15,7 +15,9 @@ namespace keel::api {
 
 struct MemberView {
   std::string name;
-  std::string role;   // "leader" (primary holding the lock), "replica", "uninitialized"
+  // "leader" (primary holding the lock), "replica", "sync_standby", "quorum_standby" (replicas
+  // named by the sync key), "uninitialized"
+  std::string role;
   std::string state;  // "running", "streaming", "stopped", "starting", "crashed", "fenced", ...
   std::string host;   // PostgreSQL connect address
   std::uint16_t port = 0;
@@ -38,6 +40,10 @@ struct HistoryEntry {
   std::string old_leader;
   std::string new_leader;
   std::string kind;  // "failover" | "switchover"
+  // Failover: "synchronous" or "asynchronous", and for the latter how many bytes the old
+  // leader last reported beyond the new leader's position (what may have been lost).
+  std::string replication;
+  std::optional<std::uint64_t> possible_loss_bytes;
 };
 
 // This member as the agent last saw it, plus the cluster as last read from the DCS.
@@ -50,6 +56,10 @@ struct NodeSnapshot {
   bool paused = false;
   bool nofailover = false;
   bool noloadbalance = false;
+  // Named by the leader's sync key: every acknowledged commit is on this member ("on" mode),
+  // or on a quorum of members it belongs to ("quorum" mode).
+  bool sync_standby = false;
+  bool quorum_standby = false;
   std::string scope;
   std::string version;  // Keel's version
   double postmaster_start_time = 0;

@@ -22,16 +22,19 @@ HttpResponse jsonError(int status, std::string message);
 // ---- health checks (health_handlers.cc) ----
 
 enum class HealthCheck {
-  primary,         // /, /primary, /master, /read-write
-  leader,          // /leader
-  standby_leader,  // /standby-leader
-  replica,         // /replica
-  read_only,       // /read-only
-  health,          // /health
-  liveness,        // /liveness
-  readiness,       // /readiness
-  sync,            // /sync, /synchronous, /read-only-sync, /quorum, /read-only-quorum
-  async,           // /async, /asynchronous
+  primary,           // /, /primary, /master, /read-write
+  leader,            // /leader
+  standby_leader,    // /standby-leader
+  replica,           // /replica
+  read_only,         // /read-only
+  health,            // /health
+  liveness,          // /liveness
+  readiness,         // /readiness
+  sync,              // /sync, /synchronous: a synchronous standby
+  read_only_sync,    // /read-only-sync: the primary or a synchronous standby
+  quorum,            // /quorum: a quorum standby
+  read_only_quorum,  // /read-only-quorum: the primary or a quorum standby
+  async,             // /async, /asynchronous: a replica that is neither
 };
 
 std::optional<HealthCheck> healthCheckFor(std::string_view path);

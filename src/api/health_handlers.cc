@@ -26,9 +26,9 @@ const std::map<std::string_view, HealthCheck>& healthPaths() {
       {"/readiness", HealthCheck::readiness},
       {"/sync", HealthCheck::sync},
       {"/synchronous", HealthCheck::sync},
-      {"/read-only-sync", HealthCheck::sync},
-      {"/quorum", HealthCheck::sync},
-      {"/read-only-quorum", HealthCheck::sync},
+      {"/read-only-sync", HealthCheck::read_only_sync},
+      {"/quorum", HealthCheck::quorum},
+      {"/read-only-quorum", HealthCheck::read_only_quorum},
       {"/async", HealthCheck::async},
       {"/asynchronous", HealthCheck::async},
   };
@@ -125,8 +125,9 @@ bool evaluate(HealthCheck check, const NodeSnapshot& s, const Filters& f, double
     case HealthCheck::standby_leader:
       return s.is_leader && s.postgres_running && s.in_recovery;
     case HealthCheck::replica:
-    case HealthCheck::async:
       return replicaServes(s, f);
+    case HealthCheck::async:
+      return replicaServes(s, f) && !s.sync_standby && !s.quorum_standby;
     case HealthCheck::read_only:
       return (s.is_leader && s.postgres_running && tagsMatch(s, f)) || replicaServes(s, f);
     case HealthCheck::health:
@@ -142,7 +143,13 @@ bool evaluate(HealthCheck check, const NodeSnapshot& s, const Filters& f, double
       }
       return runningReplica(s) && s.self.replication_state == "streaming" && lagWithin(s, f);
     case HealthCheck::sync:
-      return false;  // Keel has no synchronous replication mode yet.
+      return replicaServes(s, f) && s.sync_standby;
+    case HealthCheck::quorum:
+      return replicaServes(s, f) && s.quorum_standby;
+    case HealthCheck::read_only_sync:
+      return (s.writable && tagsMatch(s, f)) || (replicaServes(s, f) && s.sync_standby);
+    case HealthCheck::read_only_quorum:
+      return (s.writable && tagsMatch(s, f)) || (replicaServes(s, f) && s.quorum_standby);
   }
   return false;
 }

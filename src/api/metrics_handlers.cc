@@ -89,9 +89,11 @@ std::string patroniMetrics(const NodeSnapshot& s) {
          "Value is 1 if this node is the standby_leader, 0 otherwise.", flag(standby_leader));
   metric("patroni_replica", "gauge", "Value is 1 if this node is a replica, 0 otherwise.",
          flag(replica));
-  // Keel has no synchronous replication mode yet (as /sync answers).
   metric("patroni_sync_standby", "gauge",
-         "Value is 1 if this node is a sync standby replica, 0 otherwise.", "0");
+         "Value is 1 if this node is a sync standby replica, 0 otherwise.", flag(s.sync_standby));
+  metric("patroni_quorum_standby", "gauge",
+         "Value is 1 if this node is a quorum standby replica, 0 otherwise.",
+         flag(s.quorum_standby));
   metric("patroni_xlog_received_location", "counter",
          "Current location of the received Postgres transaction log, 0 if this node is not a "
          "replica.",

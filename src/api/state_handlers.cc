@@ -91,6 +91,10 @@ nlohmann::json patroniStatus(const NodeSnapshot& s) {
   if (s.paused) {
     out["pause"] = true;
   }
+  if (s.sync_standby)
+    out["sync_standby"] = true;
+  if (s.quorum_standby)
+    out["quorum_standby"] = true;
   if (s.self.pending_restart) {
     out["pending_restart"] = true;
   }
@@ -167,6 +171,16 @@ nlohmann::json historyDocument(const NodeSnapshot& s) {
     nlohmann::json entry = {h.timeline, std::move(lsn), h.reason, isoTimestamp(h.time)};
     if (!h.new_leader.empty()) {
       entry.push_back(h.new_leader);
+    }
+    if (!h.replication.empty()) {
+      // Patroni's history rows have at most five columns; Keel adds what a failover may have
+      // lost as a sixth, an object.
+      nlohmann::json extra = {{"replication", h.replication}};
+      if (h.possible_loss_bytes)
+        extra["possible_loss_bytes"] = *h.possible_loss_bytes;
+      if (h.new_leader.empty())
+        entry.push_back(nullptr);
+      entry.push_back(std::move(extra));
     }
     out.push_back(std::move(entry));
   }

@@ -69,9 +69,11 @@ std::string renderMemberTable(const nlohmann::json& cluster, const std::string& 
       std::string lag = role == "leader" ? "" : cell(member, "lag");
       std::string tags;
       rows.push_back({cell(member, "name"), cell(member, "host") + ":" + cell(member, "port"),
-                      role == "leader"    ? "Leader"
-                      : role == "replica" ? "Replica"
-                                          : role,
+                      role == "leader"           ? "Leader"
+                      : role == "replica"        ? "Replica"
+                      : role == "sync_standby"   ? "Sync Standby"
+                      : role == "quorum_standby" ? "Quorum Standby"
+                                                 : role,
                       cell(member, "state"), cell(member, "timeline"), lag});
     }
   }

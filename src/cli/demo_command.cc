@@ -139,7 +139,9 @@ bool clusterReady(const json& cluster, std::size_t members) {
   for (const auto& m : cluster.value("members", json::array())) {
     if (m.value("role", "") == "leader" && m.value("state", "") == "running")
       ++leaders;
-    if (m.value("role", "") == "replica" && m.value("state", "") == "streaming")
+    std::string role = m.value("role", "");
+    bool replica = role == "replica" || role == "sync_standby" || role == "quorum_standby";
+    if (replica && m.value("state", "") == "streaming")
       ++streaming;
   }
   return leaders == 1 && streaming + 1 == members;

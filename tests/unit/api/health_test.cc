@@ -61,6 +61,16 @@ NodeSnapshot snapshotFor(const std::string& role) {
     s.self.state = "running";
     return s;
   }
+  if (role == "sync-standby") {
+    auto s = replicaSnapshot(0);
+    s.sync_standby = true;
+    return s;
+  }
+  if (role == "quorum-standby") {
+    auto s = replicaSnapshot(0);
+    s.quorum_standby = true;
+    return s;
+  }
   if (role == "stale-loop") {
     auto s = leaderSnapshot();
     s.last_loop_epoch = kNow - 31;
@@ -132,11 +142,17 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"lagging", "/readiness?lag=1MB", 503}, Row{"lagging", "/readiness", 200},
         Row{"archive-replica", "/readiness", 503}, Row{"stopped", "/readiness", 503},
         Row{"replica", "/readiness?mode=write", 200}, Row{"replica", "/readiness?mode=fast", 400},
-        // no synchronous mode yet: sync never passes, async is the replica check
-        Row{"replica", "/sync", 503}, Row{"replica", "/synchronous", 503},
-        Row{"leader", "/sync", 503}, Row{"replica", "/async", 200},
+        // synchronous replication: the sync key names sync (on) or quorum standbys
+        Row{"sync-standby", "/sync", 200}, Row{"sync-standby", "/synchronous", 200},
+        Row{"replica", "/sync", 503}, Row{"leader", "/sync", 503},
+        Row{"sync-standby", "/async", 503}, Row{"replica", "/async", 200},
         Row{"replica", "/asynchronous", 200}, Row{"leader", "/async", 503},
-        Row{"replica", "/read-only-sync", 503}, Row{"replica", "/quorum", 503},
+        Row{"quorum-standby", "/async", 503}, Row{"quorum-standby", "/quorum", 200},
+        Row{"quorum-standby", "/sync", 503}, Row{"sync-standby", "/quorum", 503},
+        Row{"sync-standby", "/read-only-sync", 200}, Row{"leader", "/read-only-sync", 200},
+        Row{"replica", "/read-only-sync", 503}, Row{"quorum-standby", "/read-only-quorum", 200},
+        Row{"leader", "/read-only-quorum", 200}, Row{"replica", "/read-only-quorum", 503},
+        Row{"standby-leader", "/read-only-sync", 503},
         // trailing slash tolerated
         Row{"leader", "/primary/", 200}));
 
