@@ -206,6 +206,12 @@ class HaLoop {
   std::optional<SteadyTime> sync_changed_at_;  // synchronous_standby_names last set
   std::optional<SteadyTime> promoted_at_;      // this member last became primary
   std::string last_sync_reason_;
+  // Per standby: the flush position last seen and since when it has not moved while behind.
+  struct FlushProgress {
+    WalPosition flushed;
+    SteadyTime since;
+  };
+  std::map<std::string, FlushProgress> standby_progress_;
   std::string activity_;  // long action under way ("cloning", "rewinding"), published as state
   // The switchover pause (FailoverRequest::paused_at) the view observer (the proxy) last
   // applied, published in the member record; read by snapshot() too.

@@ -21,6 +21,9 @@ constexpr auto kSettle = std::chrono::milliseconds(1000);
 // they stream from the new primary (they are busy following it); past this, only streaming
 // ones do (and without strict mode, none streaming means asynchronous).
 constexpr auto kPromotionGrace = std::chrono::seconds(10);
+// A standby that flushed nothing for this long while behind the primary is not waited for
+// (see SyncTargetInput::stalled); PostgreSQL's wal_sender_timeout (60 s) is far longer.
+constexpr auto kStalled = std::chrono::seconds(3);
 
 }  // namespace
 
@@ -144,8 +147,26 @@ asio::awaitable<void> HaLoop::manageSync(const ClusterView& view) {
       status->standby_names.empty())
     co_return;
   std::vector<ReplicationRow> rows;
-  for (const auto& sb : status->standbys)
+  std::set<std::string> stalled;
+  std::map<std::string, FlushProgress> progress;
+  for (const auto& sb : status->standbys) {
     rows.push_back({sb.application_name, sb.state, sb.flush_lsn});
+    FlushProgress p{sb.flush_lsn, started};
+    if (auto it = standby_progress_.find(sb.application_name);
+        it != standby_progress_.end() && it->second.flushed == sb.flush_lsn) {
+      p.since = it->second.since;
+    }
+    if (sb.flush_lsn >= status->write_lsn)
+      p.since = started;  // caught up: nothing to wait for
+    if (started - p.since >= kStalled) {
+      stalled.insert(sb.application_name);
+      spdlog::debug(
+          "standby {} has flushed nothing for {} ms although behind", sb.application_name,
+          std::chrono::duration_cast<std::chrono::milliseconds>(started - p.since).count());
+    }
+    progress[sb.application_name] = p;
+  }
+  standby_progress_ = std::move(progress);
   std::string standby_names = status->standby_names;
   std::optional<WalPosition> settled;
   // A position read after the last change settled.
@@ -159,7 +180,8 @@ asio::awaitable<void> HaLoop::manageSync(const ClusterView& view) {
         .view = view,
         .key = mine,
         .rows = rows,
-        .promotion_grace = promoted_at_ && clock_.now() - *promoted_at_ < kPromotionGrace};
+        .promotion_grace = promoted_at_ && clock_.now() - *promoted_at_ < kPromotionGrace,
+        .stalled = stalled};
     SyncTarget target = chooseSyncTarget(tin);
     if (view.sync_unreadable && step_no == 0) {
       key = SyncState{.leader = "", .voters = {}, .quorum = 0};  // replaced first, as foreign

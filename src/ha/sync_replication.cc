@@ -87,14 +87,16 @@ SyncTarget chooseSyncTarget(const SyncTargetInput& in) {
   std::vector<std::string> candidates;
   for (const auto& r : in.rows) {
     const MemberRecord* m = in.view.member(r.application_name);
-    if (r.application_name == in.self || !m || !eligibleVoter(*m) || r.state != "streaming")
+    if (r.application_name == in.self || !m || !eligibleVoter(*m) || r.state != "streaming" ||
+        in.stalled.count(r.application_name))
       continue;
     if (flushed.emplace(r.application_name, r.flush_lsn).second)
       candidates.push_back(r.application_name);
   }
   if (in.promotion_grace) {
     for (const auto& [name, m] : in.view.members) {
-      if (name != in.self && eligibleVoter(m) && m.role == "replica" && !flushed.count(name)) {
+      if (name != in.self && eligibleVoter(m) && m.role == "replica" && !flushed.count(name) &&
+          !in.stalled.count(name)) {
         flushed.emplace(name, WalPosition{});
         candidates.push_back(name);
       }

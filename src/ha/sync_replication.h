@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,10 @@ struct SyncTargetInput {
   // candidates before they stream from it (they are about to follow it), so commits wait for
   // them rather than going unreplicated in the first seconds.
   bool promotion_grace = false;
+  // Standbys whose walsender says "streaming" but whose flush position has not moved for a
+  // while although the primary wrote more: a cut link looks like this until
+  // wal_sender_timeout, and commits waiting for such a standby would wait that long.
+  std::set<std::string> stalled;
 };
 
 // The standbys to wait for: eligible members (not nosync, not nofailover, priority > 0) that

@@ -154,6 +154,7 @@ class Host:
         lines += [f"      h{j}: http://{net.address(j)}:{ETCD_CLIENT_PORT}"
                   for j in range(net.hosts)]
         lines += [
+            "ha:", f"  synchronous_mode: {c.sync}",
             "restapi:", f"  listen: {self.address}:{API_PORT}",
             "proxy:", f"  listen_rw: {self.address}:{PROXY_RW_PORT}",
             f"  listen_ro: {self.address}:{PROXY_RO_PORT}", f"  auth_file: {c.userlist}",
@@ -221,8 +222,9 @@ class Host:
 class Cluster:
     """N hosts on one Network, all running Keel."""
 
-    def __init__(self, keel, work, hosts=3):
+    def __init__(self, keel, work, hosts=3, sync="off"):
         self.keel = os.path.abspath(keel)
+        self.sync = sync  # ha.synchronous_mode: off, on or quorum
         self.work = work
         self.password = secrets.token_hex(12)
         self.repl_password = secrets.token_hex(12)
@@ -266,6 +268,9 @@ class Cluster:
                        if m.get("role") != "leader" and m.get("state") != "streaming"]
             if lagging:
                 return f"not streaming: {', '.join(lagging)}"
+            if self.sync != "off" and not any(
+                    m.get("role") in ("sync_standby", "quorum_standby") for m in members):
+                return "no synchronous standby named yet"
             return None
         return "no REST API answers"
 

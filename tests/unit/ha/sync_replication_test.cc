@@ -99,6 +99,11 @@ TEST(SyncTargetTest, ChoosesStreamingEligibleStandbys) {
   in.key = current;
   EXPECT_EQ(chooseSyncTarget(in).voters, std::vector<std::string>{"b"});
 
+  // A stalled current voter (its link cut: the walsender still says streaming) is replaced.
+  in.stalled = {"b"};
+  EXPECT_EQ(chooseSyncTarget(in).voters, std::vector<std::string>{"c"});
+  in.stalled.clear();
+
   // nosync and nofailover members are never chosen.
   v.members["c"].nosync = true;
   v.members["b"].nofailover = true;
