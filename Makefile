@@ -91,7 +91,7 @@ clean:
 # first: keel_fence), then a few random rounds of the other faults.
 ROUNDS ?= 200
 SEED ?=
-CHAOS_FAULTS ?= kill_agent,kill_postmaster,kill_etcd,freeze_agent,freeze_agent_and_postmaster,isolate_host,cut_link,degrade_link
+CHAOS_FAULTS ?= kill_agent,kill_postmaster,kill_etcd,freeze_agent,freeze_agent_and_postmaster,isolate_host,cut_link,degrade_link,fill_wal
 chaos: build
 	@tests/hosts/chaos --keel $(KEEL) --rounds $(ROUNDS) --faults $(CHAOS_FAULTS) $(if $(SEED),--seed $(SEED))
 
@@ -99,4 +99,4 @@ chaos-smoke: build
 	@tests/hosts/chaos --keel $(KEEL) --rounds 2 --in-order --target leader \
 	  --faults freeze_agent,freeze_agent_and_postmaster
 	@tests/hosts/chaos --keel $(KEEL) --rounds 3 --hold 4 $(if $(SEED),--seed $(SEED)) \
-	  --faults kill_agent,kill_postmaster,kill_etcd,isolate_host,cut_link,degrade_link
+	  --faults kill_agent,kill_postmaster,kill_etcd,isolate_host,cut_link,degrade_link,fill_wal

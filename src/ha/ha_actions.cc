@@ -69,6 +69,7 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
       if (logFailure("starting PostgreSQL as primary", r)) {
         upstream_.clear();
         markPrimary();
+        promoted_at_ = clock_.now();  // its standbys reconnect in a moment: see manageSync
       }
       co_return;
     }

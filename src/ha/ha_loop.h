@@ -204,7 +204,8 @@ class HaLoop {
     std::optional<SyncState> key;
   } sync_cache_;
   std::optional<SteadyTime> sync_changed_at_;  // synchronous_standby_names last set
-  std::optional<SteadyTime> promoted_at_;      // this member last became primary
+  // This member last became primary (promoted, or its PostgreSQL started as primary).
+  std::optional<SteadyTime> promoted_at_;
   std::string last_sync_reason_;
   // Per standby: the flush position last seen and since when it has not moved while behind.
   struct FlushProgress {

@@ -17,9 +17,10 @@ namespace {
 // (milliseconds); a position read this long after the change is past every commit that was
 // acknowledged under the old value.
 constexpr auto kSettle = std::chrono::milliseconds(1000);
-// After a promotion, replicas with a member record count as synchronous candidates before
-// they stream from the new primary (they are busy following it); past this, only streaming
-// ones do (and without strict mode, none streaming means asynchronous).
+// After a promotion, or a restart of the primary, replicas with a member record count as
+// synchronous candidates before they stream from it (they are busy following it, or
+// reconnecting); past this, only streaming ones do (and without strict mode, none streaming
+// means asynchronous).
 constexpr auto kPromotionGrace = std::chrono::seconds(10);
 // A standby that flushed nothing for this long while behind the primary is not waited for
 // (see SyncTargetInput::stalled); PostgreSQL's wal_sender_timeout (60 s) is far longer.

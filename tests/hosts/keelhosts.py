@@ -128,6 +128,11 @@ class Host:
         self.address = cluster.net.address(i)
         self.dir = os.path.join(cluster.work, self.name)
         self.data_dir = os.path.join(self.dir, "data")
+        # PostgreSQL's data directory; on its own size-limited tmpfs (`volume`) when the cluster
+        # has a wal_volume_mb, so that a fault can fill it.
+        self.volume = os.path.join(self.dir, "pgvol")
+        self.pgdata = os.path.join(self.volume, "pgdata")
+        self.mounted = False
         self.config = os.path.join(self.dir, "keel.yaml")
         self.log_path = os.path.join(self.dir, "agent.log")
         self.proc = None
@@ -139,7 +144,7 @@ class Host:
         net = c.net
         lines = [
             "scope: chaos", f"name: {self.name}", f"data_dir: {self.data_dir}",
-            "postgresql:", f"  listen: {self.address}:{PG_PORT}",
+            "postgresql:", f"  listen: {self.address}:{PG_PORT}", f"  data_dir: {self.pgdata}",
             "  parameters:", "    max_connections: 100", "    shared_buffers: 64MB",
             "  pg_hba:", f"    - host all all {SUBNET}.0/24 scram-sha-256",
             "  authentication:",
@@ -164,6 +169,42 @@ class Host:
             f.write("\n".join(lines) + "\n")
         os.chmod(self.config, 0o600)
 
+    def mount_volume(self, size_mb):
+        import pwd
+        pw = pwd.getpwnam("postgres")
+        os.makedirs(self.volume, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o",
+                        f"size={size_mb}m,mode=0755,uid={pw.pw_uid},gid={pw.pw_gid}",
+                        "keel-chaos", self.volume], check=True)
+        self.mounted = True
+
+    def unmount_volume(self):
+        if self.mounted:
+            # PostgreSQL's log lives on the volume: keep it with the rest of the host's files.
+            for name in os.listdir(self.volume):
+                if name.endswith(".log"):
+                    shutil.copy(os.path.join(self.volume, name), self.dir)
+            subprocess.run(["umount", "-l", self.volume], check=False)
+            self.mounted = False
+
+    def fill_volume(self):
+        """Takes every free byte of the volume (as postgres, so no root reserve is left)."""
+        path = os.path.join(self.volume, "chaos-filler")
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        # In steps: tmpfs undoes a whole fallocate that does not fit, and PostgreSQL writes on.
+        size = 0
+        try:
+            for step in (1 << 24, 1 << 20, 1 << 16, 1 << 12):
+                while True:
+                    try:
+                        os.posix_fallocate(fd, size, step)
+                    except OSError:
+                        break
+                    size += step
+        finally:
+            os.close(fd)
+        return path
+
     def start(self):
         self.write_config()
         log = open(self.log_path, "ab")
@@ -178,7 +219,7 @@ class Host:
 
     def postmaster_pid(self):
         try:
-            with open(os.path.join(self.data_dir, "pgdata", "postmaster.pid")) as f:
+            with open(os.path.join(self.pgdata, "postmaster.pid")) as f:
                 pid = int(f.readline())
         except (OSError, ValueError):
             return None
@@ -222,9 +263,10 @@ class Host:
 class Cluster:
     """N hosts on one Network, all running Keel."""
 
-    def __init__(self, keel, work, hosts=3, sync="off"):
+    def __init__(self, keel, work, hosts=3, sync="off", wal_volume_mb=0):
         self.keel = os.path.abspath(keel)
         self.sync = sync  # ha.synchronous_mode: off, on or quorum
+        self.wal_volume_mb = wal_volume_mb  # > 0: each PostgreSQL on a tmpfs of this size
         self.work = work
         self.password = secrets.token_hex(12)
         self.repl_password = secrets.token_hex(12)
@@ -239,6 +281,8 @@ class Cluster:
         self.net.create()
         self.hosts = [Host(self, i) for i in range(self.net.hosts)]
         for h in self.hosts:
+            if self.wal_volume_mb > 0:
+                h.mount_volume(self.wal_volume_mb)
             h.start()
         why = self.wait_healthy(timeout)
         if why:
@@ -250,6 +294,7 @@ class Cluster:
                 h.stop()
             except Exception:  # noqa: BLE001 - teardown goes on
                 pass
+            h.unmount_volume()
         self.net.destroy()
 
     def health(self):
