@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "common/async.h"
+#include "ha/sync_replication.h"
 
 namespace keel::ha {
 
@@ -279,6 +280,20 @@ asio::awaitable<OpResult> AgentBackend::failover(std::string candidate) {
     co_return result(
         Status::precondition,
         "candidate " + candidate + " is not a running replica (state " + cm->state + ")");
+  }
+  // Without a leader the candidate takes the lock itself, so under synchronous replication it
+  // must be one the sync key vouches for (with a leader, the request runs as a switchover).
+  if (!view->leader && syncRestricts(*view)) {
+    bool vouched = view->sync && (view->sync->leader == candidate ||
+                                  (view->sync->quorum > 0 && view->sync->isVoter(candidate)));
+    if (!vouched) {
+      co_return result(Status::precondition,
+                       "candidate " + candidate +
+                           " is not a synchronous standby: under synchronous replication only " +
+                           (view->sync ? view->sync->leader : std::string("the former leader")) +
+                           " or the members its sync key names may be promoted without losing "
+                           "acknowledged commits");
+    }
   }
   FailoverRequest f;
   f.candidate = candidate;

@@ -66,6 +66,32 @@ TEST(ConfigRules, TopLevel) {
                 "expected one of trace, debug, info, warn, error, got \"verbose\"");
 }
 
+TEST(ConfigRules, SynchronousReplication) {
+  for (auto [value, mode] : std::vector<std::pair<std::string, std::string>>{
+           {"on", "on"}, {"true", "on"}, {"off", "off"}, {"false", "off"}, {"quorum", "quorum"}}) {
+    auto c = loadConfigString(withField("ha.synchronous_mode", value), "keel.yaml");
+    ASSERT_TRUE(c) << value << ": " << c.message();
+    EXPECT_EQ((*c)->ha.synchronous_mode, mode) << value;
+  }
+  auto strict =
+      loadConfigString(withField("ha",
+                                 "{synchronous_mode: quorum, synchronous_mode_strict: true, "
+                                 "synchronous_node_count: 2}"),
+                       "keel.yaml");
+  ASSERT_TRUE(strict) << strict.message();
+  EXPECT_TRUE((*strict)->ha.synchronous_mode_strict);
+  EXPECT_EQ((*strict)->ha.synchronous_node_count, 2);
+  auto nosync = loadConfigString(withField("tags", "{nosync: true}"), "keel.yaml");
+  ASSERT_TRUE(nosync) << nosync.message();
+  EXPECT_TRUE((*nosync)->tags.nosync);
+  EXPECT_TRUE((*nosync)->tags.custom.empty());
+  expectProblem(withField("ha.synchronous_mode", "sometimes"), "ha.synchronous_mode",
+                "off, on or quorum");
+  expectProblem(withField("ha.synchronous_node_count", "0"), "ha.synchronous_node_count");
+  expectProblem(withField("postgresql.parameters", "{synchronous_standby_names: '*'}"),
+                "postgresql.parameters.synchronous_standby_names", "ha.synchronous_mode");
+}
+
 TEST(ConfigRules, WrongYamlTypesNameTheExpectedType) {
   expectProblem(withField("ha", "fast"), "ha", "expected a mapping");
   expectProblem(withField("postgresql.listen", "[a, b]"), "postgresql.listen", "got a list");

@@ -36,6 +36,22 @@ TEST(DynamicConfigTest, NamesEachBadField) {
   EXPECT_EQ(problems.size(), 6u);
 }
 
+TEST(DynamicConfigTest, SynchronousReplicationKeys) {
+  EXPECT_TRUE(validateDynamicConfig(json::parse(R"({"synchronous_mode": "quorum",
+      "synchronous_mode_strict": true, "synchronous_node_count": 2})"))
+                  .empty());
+  EXPECT_TRUE(validateDynamicConfig(json::parse(R"({"synchronous_mode": true})")).empty());
+  auto problems = validateDynamicConfig(json::parse(
+      R"({"synchronous_mode": "always", "synchronous_mode_strict": "yes",
+          "synchronous_node_count": 0,
+          "postgresql": {"parameters": {"synchronous_standby_names": "*"}}})"));
+  EXPECT_TRUE(mentions(problems, "synchronous_mode: expected off, on or quorum"));
+  EXPECT_TRUE(mentions(problems, "synchronous_mode_strict: expected true or false"));
+  EXPECT_TRUE(mentions(problems, "synchronous_node_count: expected a whole number from 1"));
+  EXPECT_TRUE(mentions(problems, "postgresql.parameters.synchronous_standby_names: set by Keel"));
+  EXPECT_EQ(problems.size(), 4u);
+}
+
 TEST(DynamicConfigTest, RejectsNonObject) {
   EXPECT_FALSE(validateDynamicConfig(json::array()).empty());
 }
