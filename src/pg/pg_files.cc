@@ -81,6 +81,11 @@ PgResult<std::string> renderKeelConf(const PostgresConfig& pg, const std::string
       // A standby retries its upstream after 1 s instead of 5 s, so it reattaches quickly
       // when a new leader has just created its replication slot.
       {"wal_retrieve_retry_interval", "1s"},
+      // A standby reports its flush position at least every second even when no WAL arrives:
+      // commits that wait for synchronous standbys are released by such a report after the
+      // leader changed synchronous_standby_names (10 s by default), and a cut replication link
+      // shows as a flush position that stops moving within seconds.
+      {"wal_receiver_status_interval", "1s"},
   };
   std::map<std::string, std::string> user;  // lower-case name -> value
   for (const auto& [name, value] : pg.parameters) {

@@ -146,6 +146,8 @@ class Host:
             "scope: chaos", f"name: {self.name}", f"data_dir: {self.data_dir}",
             "postgresql:", f"  listen: {self.address}:{PG_PORT}", f"  data_dir: {self.pgdata}",
             "  parameters:", "    max_connections: 100", "    shared_buffers: 64MB",
+            # WAL stays well inside a wal_volume_mb volume (checkpoints keep it near these).
+            "    max_wal_size: 96MB", "    min_wal_size: 32MB", "    wal_keep_size: 64MB",
             "  pg_hba:", f"    - host all all {SUBNET}.0/24 scram-sha-256",
             "  authentication:",
             f"    superuser: {{username: postgres, password: {c.password}}}",
