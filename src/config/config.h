@@ -86,6 +86,9 @@ struct HaConfig {
   // Switchover: how long the leader lets in-flight transactions finish, once every proxy stopped
   // lending read-write connections for new ones, before it stops PostgreSQL (which ends them).
   std::chrono::milliseconds switchover_drain_timeout{5000};
+  // How long the leader keeps trying to start its PostgreSQL before it releases the lock to a
+  // replica that can take over (Patroni's primary_start_timeout); 0: at once.
+  std::chrono::milliseconds primary_start_timeout{300000};
   // Synchronous replication (the cluster's dynamic configuration overrides these):
   // "off", "on" (commits wait for synchronous_node_count standbys) or "quorum" (for any
   // synchronous_node_count of all eligible standbys).

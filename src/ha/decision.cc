@@ -72,12 +72,45 @@ std::optional<std::string> electionBlocker(const DecisionInput& in) {
   return std::nullopt;
 }
 
+// A member other than the leader that could take the lock now: a running replica, eligible,
+// within maximum_lag_on_failover of the leader, and vouched for by the sync key if there is one.
+std::optional<std::string> possibleSuccessor(const DecisionInput& in) {
+  const auto& v = in.view;
+  const MemberRecord* lm = v.leaderMember();
+  WalPosition leader_pos = lm ? lm->wal_position : WalPosition{};
+  if (v.last_leader_position)
+    leader_pos = std::max(leader_pos, *v.last_leader_position);
+  auto inelig = ineligibleMembers(v, leader_pos, in.maximum_lag_on_failover);
+  for (const auto& [name, m] : v.members) {
+    if (name == in.local.name || inelig.count(name))
+      continue;
+    if (syncRestricts(v) && !(v.sync && v.sync->quorum > 0 && v.sync->isVoter(name))) {
+      continue;
+    }
+    return name;
+  }
+  return std::nullopt;
+}
+
 Decision decideAsLeader(const DecisionInput& in) {
   const auto& v = in.view;
   const auto& l = in.local;
   if (!l.pg_running) {
     if (!l.data_initialized) {
       return make(Action::release_leader, "holding the leader lock without a data directory");
+    }
+    if (l.primary_down_since && in.now - *l.primary_down_since >= in.primary_start_timeout) {
+      if (auto successor = possibleSuccessor(in)) {
+        auto seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(in.now - *l.primary_down_since);
+        return make(Action::release_leader,
+                    "PostgreSQL has not run on the leader for " + std::to_string(seconds.count()) +
+                        " s (primary_start_timeout): releasing the leader lock so that a replica "
+                        "(" +
+                        *successor +
+                        " qualifies) takes over; fix the cause in PostgreSQL's "
+                        "log, this member then rejoins as a replica");
+      }
     }
     return make(Action::start_primary, "PostgreSQL is not running on the leader; starting it",
                 Decision::Role::leader);

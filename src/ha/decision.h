@@ -25,6 +25,8 @@ struct LocalState {
   // stopping or recovering): nothing can be started, compared or promoted until it does.
   bool pg_unresponsive = false;
   std::optional<SteadyTime> pg_unresponsive_since;  // when it stopped answering
+  // Holding the leader key: since when PostgreSQL has not been running (failed starts included).
+  std::optional<SteadyTime> primary_down_since;
   bool in_recovery = true;  // running as a standby (meaningful when pg_running)
   bool fenced = false;      // this agent killed PostgreSQL to fence itself
   // Stopped data directory that was last a primary (pg_controldata "in production" or
@@ -73,6 +75,9 @@ struct DecisionInput {
   std::chrono::milliseconds failover_candidate_grace{10000};
   // How long the leader waits for its PostgreSQL to answer again before it stops it.
   std::chrono::milliseconds unresponsive_grace{30000};
+  // How long the leader keeps trying to start its PostgreSQL before it hands the lock to a
+  // replica that may take it (Patroni's primary_start_timeout).
+  std::chrono::milliseconds primary_start_timeout{300000};
 };
 
 enum class Action {

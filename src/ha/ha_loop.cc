@@ -291,6 +291,13 @@ asio::awaitable<void> HaLoop::cycle() {
     unresponsive_since_.reset();
   }
   LocalState local = localState(obs);
+  if (view->leader && view->leader->name == config_->name && !obs.running) {
+    if (!primary_down_since_)
+      primary_down_since_ = clock_.now();
+  } else {
+    primary_down_since_.reset();
+  }
+  local.primary_down_since = primary_down_since_;
   lease_.setPaused(view->paused());
   co_await checkDivergence(*view, obs, local);
 
@@ -316,7 +323,8 @@ asio::awaitable<void> HaLoop::cycle() {
                    .now_epoch = wallClockSeconds(),
                    .ttl = config_->ha.ttl,
                    .fence_margin = config_->ha.fence_margin,
-                   .maximum_lag_on_failover = config_->ha.maximum_lag_on_failover};
+                   .maximum_lag_on_failover = config_->ha.maximum_lag_on_failover,
+                   .primary_start_timeout = config_->ha.primary_start_timeout};
   if (auto it = view->config.find("maximum_lag_on_failover");
       it != view->config.end() && it->is_number_unsigned()) {
     in.maximum_lag_on_failover = it->get<std::uint64_t>();

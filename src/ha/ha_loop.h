@@ -177,6 +177,8 @@ class HaLoop {
   std::int64_t primary_lease_ = 0;
   // Since when the postmaster has been running without answering queries (control thread).
   std::optional<SteadyTime> unresponsive_since_;
+  // Since when PostgreSQL has not been running while this member holds the leader key.
+  std::optional<SteadyTime> primary_down_since_;
   void markPrimary();
   std::string last_reason_;
   std::string last_seen_leader_;  // for history: who led before a change

@@ -453,3 +453,43 @@ TEST(DecisionPauseTest, PausedDoesNothingInEverySituation) {
 
 }  // namespace
 }  // namespace keel::ha
+
+namespace keel::ha {
+namespace {
+
+using namespace keel::ha::testing;
+
+// The leader's PostgreSQL does not start (a full disk, a bad parameter): after
+// primary_start_timeout (300 s) the leader releases the lock, but only when a replica can take
+// it over.
+TEST(DecisionLeaderTest, APrimaryThatCannotStartHandsOverAfterPrimaryStartTimeout) {
+  Scenario s;
+  s.local.name = "a";
+  s.leaderIs("a").localIsStopped();
+  s.local.stopped_as_primary = true;
+  s.member(primaryRecord("a", 1000))
+      .member(replicaRecord("b", 1000))
+      .member(replicaRecord("c", 990));
+  s.view.members["b"].state = "running";  // not streaming: its upstream is down
+  s.local.primary_down_since = kNow - std::chrono::seconds(299);
+  EXPECT_EQ(s.decide().action, Action::start_primary);
+  s.local.primary_down_since = kNow - std::chrono::seconds(300);
+  Decision d = s.decide();
+  EXPECT_EQ(d.action, Action::release_leader) << d.reason;
+  EXPECT_THAT(d.reason, ::testing::HasSubstr("primary_start_timeout"));
+  // Under synchronous replication only a voter counts as a successor.
+  s.view.sync = SyncState{.leader = "a", .voters = {"c"}, .quorum = 1};
+  s.view.members["c"].nofailover = true;
+  d = s.decide();
+  EXPECT_EQ(d.action, Action::start_primary) << d.reason;
+  s.view.members["c"].nofailover = false;
+  EXPECT_EQ(s.decide().action, Action::release_leader);
+  // Nobody to take over: keep trying.
+  s.view.sync.reset();
+  s.view.members.erase("b");
+  s.view.members.erase("c");
+  EXPECT_EQ(s.decide().action, Action::start_primary);
+}
+
+}  // namespace
+}  // namespace keel::ha
