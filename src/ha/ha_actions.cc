@@ -420,6 +420,12 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, std::string leader
           return rm.failure();
         if (auto b = pg_.basebackup(source, pg::slotNameFor(c.name)); !b)
           return b.failure();
+        // Started as a standby at once, as a clone is: left stopped, the copy's control file
+        // ("in production", from the running leader) would pass for a former primary's, and
+        // the next rejoin would run pg_rewind on it, whose crash recovery ends the backup's
+        // recovery off the leader's timeline.
+        if (auto st = pg_.startStandby(source, pg::slotNameFor(c.name)); !st)
+          return st.failure();
         return std::string("re-cloned");
       }
     }
