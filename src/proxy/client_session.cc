@@ -102,7 +102,8 @@ class Session final : public ServerLender {
     }
     co_await finishLogin();
     if (transaction_mode_) {
-      // Moved, not copied: an idle client's memory is mostly what it holds here.
+      // Held for the client's whole life: shared with the clients whose lists are alike.
+      settings_.share(ctx_.parameter_sets);
       TransactionSessionParts parts{stream_,
                                     client_dec_,
                                     ctx_,
@@ -110,7 +111,7 @@ class Session final : public ServerLender {
                                     *this,
                                     client_key_,
                                     std::move(settings_),
-                                    server_->parameters};
+                                    ParameterSet::from(server_->parameters, &ctx_.parameter_sets)};
       giveBack();
       co_await runTransactionSession(std::move(parts));
       co_return;
@@ -120,11 +121,11 @@ class Session final : public ServerLender {
   }
 
   // --- ServerLender (transaction pooling) ---
-  asio::awaitable<bool> borrow(ClientSettings wanted) override {
-    settings_ = std::move(wanted);
-    bool borrowed = co_await connect();
+  asio::awaitable<bool> borrow(const ParameterSet& wanted) override {
     // The transaction-mode loop keeps the client's settings and hands them to each borrow.
-    settings_ = ClientSettings{};
+    wanted_ = &wanted;
+    bool borrowed = co_await connect();
+    wanted_ = nullptr;
     co_return borrowed;
   }
   ServerPool& pool() override { return *pool_; }
@@ -291,17 +292,12 @@ class Session final : public ServerLender {
       co_await writeFatal();
       co_return false;
     }
-    settings_ = std::move(*settings);
-    std::string application_name;
-    for (const auto& [k, v] : settings_.parameters) {
-      if (k == "application_name") {
-        application_name = v;
-      }
-    }
+    settings_ = ParameterSet::from(std::move(settings->parameters));
+    const std::string* application_name = settings_.find("application_name");
     handle_->update([&](SessionInfo& i) {
       i.user = user_;
       i.database = database_;
-      i.application_name = application_name;
+      i.application_name = application_name != nullptr ? *application_name : std::string();
     });
 
     if (pgwire::protocolMinor(startup->protocol_version) > 0) {
@@ -474,7 +470,8 @@ class Session final : public ServerLender {
       baseline_set_ = true;
       addTrackedDefaults(settings_, server_->login_parameters);
     }
-    std::string sets = settingStatements(settings_, server_->parameters);
+    const ParameterSet& settings = wanted_ != nullptr ? *wanted_ : settings_;
+    std::string sets = settingStatements(settings, server_->parameters);
     if (!sets.empty()) {
       auto applied =
           co_await runServerQuery(*server_socket_, *server_, sets, cfg.server_connect_timeout);
@@ -487,9 +484,9 @@ class Session final : public ServerLender {
         discardServer();
         co_return Attach::refused;
       }
-      for (const auto& [name, value] : settings_.parameters) {
+      settings.forEach([&](const std::string& name, const std::string& value) {
         server_->parameters[name] = value;  // unreported settings: remember ours
-      }
+      });
     }
     co_return Attach::attached;
   }
@@ -712,12 +709,11 @@ class Session final : public ServerLender {
         co_return;
       }
       // RESET ALL put back every setting Keel made that PostgreSQL does not report.
-      for (const auto& [name, value] : settings_.parameters) {
-        (void)value;
+      settings_.forEach([&](const std::string& name, const std::string&) {
         if (!reportedParameter(name)) {
           server_->parameters.erase(name);
         }
-      }
+      });
     }
     server_socket_ = nullptr;
     pool_->release(std::move(server_));
@@ -769,7 +765,8 @@ class Session final : public ServerLender {
   pgwire::FrameDecoder server_dec_;
   std::string user_;
   std::string database_;
-  ClientSettings settings_;
+  ParameterSet settings_;                 // session pooling, and transaction pooling's login
+  const ParameterSet* wanted_ = nullptr;  // transaction pooling: while borrow() runs
   ServerSecret server_secret_;
   pgwire::BackendKeyData client_key_;
   bool key_issued_ = false;

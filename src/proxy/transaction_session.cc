@@ -221,10 +221,10 @@ class TransactionSession {
       if (server.login_parameters.count(name) == 0) {
         continue;  // set by Keel, not reported by PostgreSQL
       }
-      auto it = p_.seen.find(name);
-      if (it == p_.seen.end() || it->second != value) {
+      const std::string* seen = p_.seen.find(name);
+      if (seen == nullptr || *seen != value) {
         pgwire::encode(client_out_, pgwire::ParameterStatus{name, value});
-        p_.seen[name] = value;
+        p_.seen.set(name, value);
       }
     }
     server_decoder_.emplace(pgwire::Source::backend, serverLimits());
@@ -342,12 +342,10 @@ class TransactionSession {
         break;
       case pgwire::backend::kParameterStatus:
         if (auto ps = pgwire::parseParameterStatus(f.payload)) {
-          std::string name(ps->name);
-          std::string value(ps->value);
-          p_.lender.server().parameters[name] = value;
-          p_.seen[name] = value;  // the relay passes it on
-          if (trackedParameter(name)) {
-            setClientParameter(p_.settings, name, value);
+          p_.lender.server().parameters[std::string(ps->name)] = std::string(ps->value);
+          p_.seen.set(ps->name, ps->value);  // the relay passes it on
+          if (trackedParameter(ps->name)) {
+            p_.settings.set(ps->name, ps->value);
           }
         }
         break;

@@ -23,7 +23,8 @@ class ServerLender {
   virtual ~ServerLender() = default;
   // Routes and borrows a server connection and gives it `wanted` (SET, responses swallowed).
   // False: the client got its FATAL error (as a session-mode client would) and must be closed.
-  virtual boost::asio::awaitable<bool> borrow(ClientSettings wanted) = 0;
+  // `wanted` stays valid until the borrow completes.
+  virtual boost::asio::awaitable<bool> borrow(const ParameterSet& wanted) = 0;
   // Preconditions for the next four: a connection is borrowed.
   virtual ServerPool& pool() = 0;
   virtual ServerConnection& server() = 0;
@@ -42,8 +43,8 @@ struct TransactionSessionParts {
   SessionHandle& handle;
   ServerLender& lender;
   pgwire::BackendKeyData client_key;  // issued to the client, registered in ctx.cancels
-  ClientSettings settings;            // what the client asked for (startup + tracked defaults)
-  ParameterMap seen;                  // the ParameterStatus values the client was sent
+  ParameterSet settings;              // what the client asked for (startup + tracked defaults)
+  ParameterSet seen;                  // the ParameterStatus values the client was sent
 };
 
 // Runs the client's session in transaction pooling until it terminates, goes away, or gets a
