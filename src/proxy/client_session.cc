@@ -51,7 +51,11 @@ class Session final : public ServerLender {
         client_dec_(pgwire::Source::frontend, clientLimits(ctx.proxy())),
         server_dec_(pgwire::Source::backend, serverLimits(ctx.proxy())) {}
 
-  asio::awaitable<void> run() {
+  ~Session() override { ctx_.clients--; }
+
+  // Serves the client. Transaction pooling: returns, once the client is logged in, what the
+  // transaction-mode session takes over (with this object), the session being not over.
+  asio::awaitable<std::optional<TransactionSessionParts>> run() {
     auto ex = co_await asio::this_coro::executor;
     handle_ = std::make_shared<SessionHandle>(ctx_.next_session_id++, listener_, ex);
     boost::system::error_code ec;
@@ -62,13 +66,22 @@ class Session final : public ServerLender {
       i.connect_time = epochNow();
     });
     ctx_.sessions.add(handle_);
-    co_await serve();
+    auto parts = co_await serve();
+    if (parts) {
+      co_return std::move(parts);
+    }
+    co_await finish();
+    co_return std::nullopt;
+  }
+
+  asio::awaitable<void> finish() override {
     if (server_) {
       pool_->dropLent();
       server_.reset();
     }
     if (key_issued_) {
       ctx_.cancels.remove(client_key_);
+      key_issued_ = false;
     }
     ctx_.sessions.remove(handle_->id());
     co_await stream_.closeGracefully(kCloseLinger);
@@ -87,18 +100,19 @@ class Session final : public ServerLender {
     return l;
   }
 
-  asio::awaitable<void> serve() {
-    if (!co_await startup()) {
-      co_return;
+  asio::awaitable<std::optional<TransactionSessionParts>> serve() {
+    bool started = co_await startup();
+    if (!started) {
+      co_return std::nullopt;
     }
     if (isAdminDatabase(database_)) {
       handle_->update([](SessionInfo& i) { i.state = "admin"; });
       co_await runAdminConsole(stream_, client_dec_, ctx_, user_);
-      co_return;
+      co_return std::nullopt;
     }
     bool connected = co_await connect();
     if (!connected) {
-      co_return;
+      co_return std::nullopt;
     }
     co_await finishLogin();
     if (transaction_mode_) {
@@ -113,11 +127,11 @@ class Session final : public ServerLender {
                                     std::move(settings_),
                                     ParameterSet::from(server_->parameters, &ctx_.parameter_sets)};
       giveBack();
-      co_await runTransactionSession(std::move(parts));
-      co_return;
+      co_return std::move(parts);
     }
     RelayEnd end = co_await relay();
     co_await afterRelay(end);
+    co_return std::nullopt;
   }
 
   // --- ServerLender (transaction pooling) ---
@@ -785,7 +799,11 @@ class Session final : public ServerLender {
 
 asio::awaitable<void> runClientSession(tcp::socket socket, Listener listener, ProxyContext& ctx) {
   auto session = std::make_unique<Session>(std::move(socket), listener, ctx);
-  co_await session->run();
+  std::optional<TransactionSessionParts> parts = co_await session->run();
+  if (parts) {
+    // From here the session is no coroutine: it lives in its pending reads of the client.
+    startTransactionSession(std::move(*parts), std::move(session));
+  }
 }
 
 }  // namespace keel::proxy

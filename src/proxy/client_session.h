@@ -14,7 +14,9 @@ namespace keel::proxy {
 // writable leader, held during a failover for up to failover_hold_timeout; RO: a qualifying
 // replica), a server connection from the pool for the whole session (session pooling), the relay
 // in both directions, and at the end the server connection's reset and return to its pool.
-// Never throws.
+// Transaction pooling: once the client is logged in, hands the session to
+// startTransactionSession() and returns. Takes one of ctx.clients, counted by the caller, and
+// gives it back when the session ends. Never throws.
 boost::asio::awaitable<void> runClientSession(boost::asio::ip::tcp::socket socket,
                                               Listener listener, ProxyContext& ctx);
 
