@@ -48,8 +48,7 @@ class Session final : public ServerLender {
         transaction_mode_(ctx.proxy().pool_mode == "transaction"),
         listener_(listener),
         stream_(std::move(socket)),
-        client_dec_(pgwire::Source::frontend, clientLimits(ctx.proxy())),
-        server_dec_(pgwire::Source::backend, serverLimits(ctx.proxy())) {}
+        client_dec_(pgwire::Source::frontend, clientLimits(ctx.proxy())) {}
 
   ~Session() override { ctx_.clients--; }
 
@@ -595,17 +594,17 @@ class Session final : public ServerLender {
     PoolStats& stats = pool_->stats();
     tcp::socket* client = stream_.tls() ? nullptr : &stream_.socket();
     while (true) {
-      auto space = server_dec_.prepare(kRelayReadSize);
+      auto space = server_dec_->prepare(kRelayReadSize);
       auto [ec, n] = co_await server_socket_->async_read_some(
           asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
         co_return handle_->killed() ? RelayEnd::killed : RelayEnd::server_gone;
       }
-      server_dec_.commit(n);
+      server_dec_->commit(n);
       const char* span = nullptr;
       std::size_t span_len = 0;
       while (true) {
-        auto next = server_dec_.next();
+        auto next = server_dec_->next();
         if (!next) {
           server_error_ = "the server broke the protocol: " + next.message();
           co_return RelayEnd::server_gone;
@@ -669,7 +668,9 @@ class Session final : public ServerLender {
   asio::awaitable<RelayEnd> relay() {
     using namespace asio::experimental::awaitable_operators;
     handle_->setServerSocket(&*server_socket_);
-    server_dec_.setAuthenticated();
+    server_dec_ =
+        std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits(ctx_.proxy()));
+    server_dec_->setAuthenticated();
     // The relay writes without waiting when the socket takes the bytes at once (sendPlain): the
     // sockets must not block the worker (ServerConnection::attach made the server's so).
     boost::system::error_code ec;
@@ -709,7 +710,7 @@ class Session final : public ServerLender {
     }
     stream_.close();
     if (requests_.pending() != 0 || tx_status_ != 'I' || server_sent_fatal_ ||
-        server_dec_.buffered() != 0) {
+        server_dec_->buffered() != 0) {
       discardServer();
       co_return;
     }
@@ -776,7 +777,7 @@ class Session final : public ServerLender {
   std::shared_ptr<SessionHandle> handle_;
   ClientStream stream_;
   pgwire::FrameDecoder client_dec_;
-  pgwire::FrameDecoder server_dec_;
+  std::unique_ptr<pgwire::FrameDecoder> server_dec_;  // session pooling's relay only
   std::string user_;
   std::string database_;
   ParameterSet settings_;                 // session pooling, and transaction pooling's login

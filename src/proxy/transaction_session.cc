@@ -35,18 +35,25 @@ constexpr std::string_view kListenRefusal =
     "proxy whose pool_mode is session, or to PostgreSQL directly, to use LISTEN'; END$keel$";
 
 // Wakes a coroutine of the same thread that waits for a condition: wait in a loop that checks
-// the condition first.
+// the condition first. The timer is made by the first wait: most sessions never wait.
 class Wakeup {
  public:
-  explicit Wakeup(asio::any_io_executor ex) : timer_(ex) {}
   asio::awaitable<void> wait() {
-    timer_.expires_at(Clock::time_point::max());
-    co_await timer_.async_wait(kNoThrow);
+    if (!timer_) {
+      auto ex = co_await asio::this_coro::executor;
+      timer_ = std::make_unique<asio::steady_timer>(ex);
+    }
+    timer_->expires_at(Clock::time_point::max());
+    co_await timer_->async_wait(kNoThrow);
   }
-  void notify() { timer_.cancel(); }
+  void notify() {
+    if (timer_) {
+      timer_->cancel();
+    }
+  }
 
  private:
-  asio::steady_timer timer_;
+  std::unique_ptr<asio::steady_timer> timer_;
 };
 
 // Between reads of the client the session runs no coroutine: the pending read's completion
@@ -56,14 +63,11 @@ class Wakeup {
 // a connection is borrowed; it refers to the session, which ends only after it stops.
 class TransactionSession {
  public:
-  TransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner,
-                     asio::any_io_executor ex)
+  TransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner)
       : owner_(std::move(owner)),
         p_(std::move(parts)),
         relay_(static_cast<std::size_t>(p_.ctx.proxy().max_prepared_statements),
-               "proxy.max_prepared_statements"),
-        server_stopped_(ex),
-        client_drained_(ex) {}
+               "proxy.max_prepared_statements") {}
 
   static void start(std::unique_ptr<TransactionSession> self) {
     TransactionSession& s = *self;
@@ -257,7 +261,8 @@ class TransactionSession {
         p_.seen.set(name, value);
       }
     }
-    server_decoder_.emplace(pgwire::Source::backend, serverLimits());
+    server_decoder_ =
+        std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits());
     server_decoder_->setAuthenticated();
     p_.handle.setServerSocket(&p_.lender.serverSocket());  // non-blocking since attach()
     ++server_loops_;
@@ -448,7 +453,7 @@ class TransactionSession {
   TransactionSessionParts p_;
   std::string client_out_;  // client-bound bytes not yet written, in order
   TransactionRelay relay_;
-  std::optional<pgwire::FrameDecoder> server_decoder_;
+  std::unique_ptr<pgwire::FrameDecoder> server_decoder_;  // while a connection is borrowed
   Wakeup server_stopped_;
   Wakeup client_drained_;
   TransactionRelayCounters reported_;
@@ -469,9 +474,8 @@ class TransactionSession {
 }  // namespace
 
 void startTransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner) {
-  auto ex = parts.stream.socket().get_executor();
   TransactionSession::start(
-      std::make_unique<TransactionSession>(std::move(parts), std::move(owner), ex));
+      std::make_unique<TransactionSession>(std::move(parts), std::move(owner)));
 }
 
 }  // namespace keel::proxy
