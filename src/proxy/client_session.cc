@@ -52,8 +52,9 @@ class Session final : public ServerLender {
 
   ~Session() override { ctx_.clients--; }
 
-  // Serves the client. Transaction pooling: returns, once the client is logged in, what the
-  // transaction-mode session takes over (with this object), the session being not over.
+  // Serves the client to the end of its session. Transaction pooling: returns once the client
+  // is logged in, with what the transaction-mode session takes over (together with this object),
+  // which then goes on with the session.
   asio::awaitable<std::optional<TransactionSessionParts>> run() {
     auto ex = co_await asio::this_coro::executor;
     handle_ = std::make_shared<SessionHandle>(ctx_.next_session_id++, listener_, ex);
