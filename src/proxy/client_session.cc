@@ -48,10 +48,14 @@ class Session final : public ServerLender {
         transaction_mode_(ctx.proxy().pool_mode == "transaction"),
         listener_(listener),
         stream_(std::move(socket)),
-        client_dec_(pgwire::Source::frontend, clientLimits(ctx.proxy())),
-        server_dec_(pgwire::Source::backend, serverLimits(ctx.proxy())) {}
+        client_dec_(pgwire::Source::frontend, clientLimits(ctx.proxy())) {}
 
-  asio::awaitable<void> run() {
+  ~Session() override { ctx_.clients--; }
+
+  // Serves the client to the end of its session. Transaction pooling: returns once the client
+  // is logged in, with what the transaction-mode session takes over (together with this object),
+  // which then goes on with the session.
+  asio::awaitable<std::optional<TransactionSessionParts>> run() {
     auto ex = co_await asio::this_coro::executor;
     handle_ = std::make_shared<SessionHandle>(ctx_.next_session_id++, listener_, ex);
     boost::system::error_code ec;
@@ -62,13 +66,22 @@ class Session final : public ServerLender {
       i.connect_time = epochNow();
     });
     ctx_.sessions.add(handle_);
-    co_await serve();
+    auto parts = co_await serve();
+    if (parts) {
+      co_return std::move(parts);
+    }
+    co_await finish();
+    co_return std::nullopt;
+  }
+
+  asio::awaitable<void> finish() override {
     if (server_) {
       pool_->dropLent();
       server_.reset();
     }
     if (key_issued_) {
       ctx_.cancels.remove(client_key_);
+      key_issued_ = false;
     }
     ctx_.sessions.remove(handle_->id());
     co_await stream_.closeGracefully(kCloseLinger);
@@ -87,22 +100,24 @@ class Session final : public ServerLender {
     return l;
   }
 
-  asio::awaitable<void> serve() {
-    if (!co_await startup()) {
-      co_return;
+  asio::awaitable<std::optional<TransactionSessionParts>> serve() {
+    bool started = co_await startup();
+    if (!started) {
+      co_return std::nullopt;
     }
     if (isAdminDatabase(database_)) {
       handle_->update([](SessionInfo& i) { i.state = "admin"; });
       co_await runAdminConsole(stream_, client_dec_, ctx_, user_);
-      co_return;
+      co_return std::nullopt;
     }
     bool connected = co_await connect();
     if (!connected) {
-      co_return;
+      co_return std::nullopt;
     }
     co_await finishLogin();
     if (transaction_mode_) {
-      // Moved, not copied: an idle client's memory is mostly what it holds here.
+      // Held for the client's whole life: shared with the clients whose lists are alike.
+      settings_.share(ctx_.parameter_sets);
       TransactionSessionParts parts{stream_,
                                     client_dec_,
                                     ctx_,
@@ -110,21 +125,21 @@ class Session final : public ServerLender {
                                     *this,
                                     client_key_,
                                     std::move(settings_),
-                                    server_->parameters};
+                                    ParameterSet::from(server_->parameters, &ctx_.parameter_sets)};
       giveBack();
-      co_await runTransactionSession(std::move(parts));
-      co_return;
+      co_return std::move(parts);
     }
     RelayEnd end = co_await relay();
     co_await afterRelay(end);
+    co_return std::nullopt;
   }
 
   // --- ServerLender (transaction pooling) ---
-  asio::awaitable<bool> borrow(ClientSettings wanted) override {
-    settings_ = std::move(wanted);
-    bool borrowed = co_await connect();
+  asio::awaitable<bool> borrow(const ParameterSet& wanted) override {
     // The transaction-mode loop keeps the client's settings and hands them to each borrow.
-    settings_ = ClientSettings{};
+    wanted_ = &wanted;
+    bool borrowed = co_await connect();
+    wanted_ = nullptr;
     co_return borrowed;
   }
   ServerPool& pool() override { return *pool_; }
@@ -291,17 +306,12 @@ class Session final : public ServerLender {
       co_await writeFatal();
       co_return false;
     }
-    settings_ = std::move(*settings);
-    std::string application_name;
-    for (const auto& [k, v] : settings_.parameters) {
-      if (k == "application_name") {
-        application_name = v;
-      }
-    }
+    settings_ = ParameterSet::from(std::move(settings->parameters));
+    const std::string* application_name = settings_.find("application_name");
     handle_->update([&](SessionInfo& i) {
       i.user = user_;
       i.database = database_;
-      i.application_name = application_name;
+      i.application_name = application_name != nullptr ? *application_name : std::string();
     });
 
     if (pgwire::protocolMinor(startup->protocol_version) > 0) {
@@ -474,7 +484,8 @@ class Session final : public ServerLender {
       baseline_set_ = true;
       addTrackedDefaults(settings_, server_->login_parameters);
     }
-    std::string sets = settingStatements(settings_, server_->parameters);
+    const ParameterSet& settings = wanted_ != nullptr ? *wanted_ : settings_;
+    std::string sets = settingStatements(settings, server_->parameters);
     if (!sets.empty()) {
       auto applied =
           co_await runServerQuery(*server_socket_, *server_, sets, cfg.server_connect_timeout);
@@ -487,9 +498,9 @@ class Session final : public ServerLender {
         discardServer();
         co_return Attach::refused;
       }
-      for (const auto& [name, value] : settings_.parameters) {
+      settings.forEach([&](const std::string& name, const std::string& value) {
         server_->parameters[name] = value;  // unreported settings: remember ours
-      }
+      });
     }
     co_return Attach::attached;
   }
@@ -584,17 +595,17 @@ class Session final : public ServerLender {
     PoolStats& stats = pool_->stats();
     tcp::socket* client = stream_.tls() ? nullptr : &stream_.socket();
     while (true) {
-      auto space = server_dec_.prepare(kRelayReadSize);
+      auto space = server_dec_->prepare(kRelayReadSize);
       auto [ec, n] = co_await server_socket_->async_read_some(
           asio::buffer(space.data(), space.size()), kNoThrow);
       if (ec) {
         co_return handle_->killed() ? RelayEnd::killed : RelayEnd::server_gone;
       }
-      server_dec_.commit(n);
+      server_dec_->commit(n);
       const char* span = nullptr;
       std::size_t span_len = 0;
       while (true) {
-        auto next = server_dec_.next();
+        auto next = server_dec_->next();
         if (!next) {
           server_error_ = "the server broke the protocol: " + next.message();
           co_return RelayEnd::server_gone;
@@ -658,7 +669,9 @@ class Session final : public ServerLender {
   asio::awaitable<RelayEnd> relay() {
     using namespace asio::experimental::awaitable_operators;
     handle_->setServerSocket(&*server_socket_);
-    server_dec_.setAuthenticated();
+    server_dec_ =
+        std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits(ctx_.proxy()));
+    server_dec_->setAuthenticated();
     // The relay writes without waiting when the socket takes the bytes at once (sendPlain): the
     // sockets must not block the worker (ServerConnection::attach made the server's so).
     boost::system::error_code ec;
@@ -698,7 +711,7 @@ class Session final : public ServerLender {
     }
     stream_.close();
     if (requests_.pending() != 0 || tx_status_ != 'I' || server_sent_fatal_ ||
-        server_dec_.buffered() != 0) {
+        server_dec_->buffered() != 0) {
       discardServer();
       co_return;
     }
@@ -712,12 +725,11 @@ class Session final : public ServerLender {
         co_return;
       }
       // RESET ALL put back every setting Keel made that PostgreSQL does not report.
-      for (const auto& [name, value] : settings_.parameters) {
-        (void)value;
+      settings_.forEach([&](const std::string& name, const std::string&) {
         if (!reportedParameter(name)) {
           server_->parameters.erase(name);
         }
-      }
+      });
     }
     server_socket_ = nullptr;
     pool_->release(std::move(server_));
@@ -766,10 +778,11 @@ class Session final : public ServerLender {
   std::shared_ptr<SessionHandle> handle_;
   ClientStream stream_;
   pgwire::FrameDecoder client_dec_;
-  pgwire::FrameDecoder server_dec_;
+  std::unique_ptr<pgwire::FrameDecoder> server_dec_;  // session pooling's relay only
   std::string user_;
   std::string database_;
-  ClientSettings settings_;
+  ParameterSet settings_;                 // session pooling, and transaction pooling's login
+  const ParameterSet* wanted_ = nullptr;  // transaction pooling: while borrow() runs
   ServerSecret server_secret_;
   pgwire::BackendKeyData client_key_;
   bool key_issued_ = false;
@@ -788,7 +801,11 @@ class Session final : public ServerLender {
 
 asio::awaitable<void> runClientSession(tcp::socket socket, Listener listener, ProxyContext& ctx) {
   auto session = std::make_unique<Session>(std::move(socket), listener, ctx);
-  co_await session->run();
+  std::optional<TransactionSessionParts> parts = co_await session->run();
+  if (parts) {
+    // From here the session is no coroutine: it lives in its pending reads of the client.
+    startTransactionSession(std::move(*parts), std::move(session));
+  }
 }
 
 }  // namespace keel::proxy

@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "proxy/parameter_set.h"
 #include "proxy/proxy_context.h"
 #include "proxy/server_connection.h"
 
@@ -13,7 +14,9 @@ namespace keel::proxy {
 // writable leader, held during a failover for up to failover_hold_timeout; RO: a qualifying
 // replica), a server connection from the pool for the whole session (session pooling), the relay
 // in both directions, and at the end the server connection's reset and return to its pool.
-// Never throws.
+// Transaction pooling: once the client is logged in, hands the session to
+// startTransactionSession() and returns. Takes one of ctx.clients, counted by the caller, and
+// gives it back when the session ends. Never throws.
 boost::asio::awaitable<void> runClientSession(boost::asio::ip::tcp::socket socket,
                                               Listener listener, ProxyContext& ctx);
 
@@ -26,19 +29,17 @@ struct ClientSettings {
 Result<ClientSettings, std::string> clientSettingsFrom(
     const std::vector<std::pair<std::string, std::string>>& startup);
 // "SET "name" = E'value'; ..." for the settings whose value differs from `current` (names
-// compared case-insensitively, as PostgreSQL does); empty when all match. Pure.
-std::string settingStatements(const ClientSettings& wanted, const ParameterMap& current);
+// compared case-insensitively, as PostgreSQL does), in name order; empty when all match. Pure.
+std::string settingStatements(const ParameterSet& wanted, const ParameterMap& current);
 
 // Transaction pooling. Whether PostgreSQL reports `name` (ParameterStatus) and Keel carries the
 // client's value of it to every server connection the client borrows: application_name,
 // client_encoding, DateStyle, IntervalStyle, standard_conforming_strings, TimeZone.
 bool trackedParameter(std::string_view name);
-// Sets `name` (compared case-insensitively) to `value`, adding it if absent.
-void setClientParameter(ClientSettings& settings, std::string_view name, std::string_view value);
 // Adds the tracked parameters of `login` (what PostgreSQL reported at login) that `settings`
 // lacks, so that a client that never set them gets PostgreSQL's values, not those an earlier
 // client of the same server connection set.
-void addTrackedDefaults(ClientSettings& settings, const ParameterMap& login);
+void addTrackedDefaults(ParameterSet& settings, const ParameterMap& login);
 // A simple-Query text that starts with the LISTEN command.
 bool isListenCommand(std::string_view sql);
 

@@ -150,15 +150,15 @@ Result<ClientSettings, std::string> clientSettingsFrom(
   return out;
 }
 
-std::string settingStatements(const ClientSettings& wanted, const ParameterMap& current) {
+std::string settingStatements(const ParameterSet& wanted, const ParameterMap& current) {
   std::string sql;
-  for (const auto& [name, value] : wanted.parameters) {
+  wanted.forEach([&](const std::string& name, const std::string& value) {
     auto it = current.find(name);
     if (it != current.end() && it->second == value) {
-      continue;
+      return;
     }
     sql += "SET " + quoteIdentifier(name) + " = " + quoteLiteral(value) + ";";
-  }
+  });
   return sql;
 }
 
@@ -186,27 +186,10 @@ bool trackedParameter(std::string_view name) {
   return false;
 }
 
-void setClientParameter(ClientSettings& settings, std::string_view name, std::string_view value) {
-  for (auto& [n, v] : settings.parameters) {
-    if (sameName(n, name)) {
-      v = std::string(value);
-      return;
-    }
-  }
-  settings.parameters.emplace_back(std::string(name), std::string(value));
-}
-
-void addTrackedDefaults(ClientSettings& settings, const ParameterMap& login) {
+void addTrackedDefaults(ParameterSet& settings, const ParameterMap& login) {
   for (const auto& [name, value] : login) {
-    if (!trackedParameter(name)) {
-      continue;
-    }
-    bool present = false;
-    for (const auto& [n, v] : settings.parameters) {
-      present = present || sameName(n, name);
-    }
-    if (!present) {
-      settings.parameters.emplace_back(name, value);
+    if (trackedParameter(name) && !settings.contains(name)) {
+      settings.set(name, value);
     }
   }
 }

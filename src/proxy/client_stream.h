@@ -6,7 +6,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <optional>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -23,11 +23,11 @@ class ClientStream {
 
   // Runs the server side of the TLS handshake; afterwards all I/O is encrypted.
   asio::awaitable<boost::system::error_code> startTls(asio::ssl::context& context) {
-    tls_.emplace(std::move(plain_), context);
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(plain_), context);
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, kNoThrow);
     co_return ec;
   }
-  bool tls() const { return tls_.has_value(); }
+  bool tls() const { return tls_ != nullptr; }
   SSL* sslHandle() { return tls_ ? tls_->native_handle() : nullptr; }
 
   asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
@@ -90,7 +90,8 @@ class ClientStream {
 
  private:
   asio::ip::tcp::socket plain_;
-  std::optional<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
+  // On the heap: most clients do without, and an idle client's memory counts.
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
 };
 
 }  // namespace keel::proxy

@@ -16,6 +16,7 @@
 #include "pgwire/scram_key_cache.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/credentials.h"
+#include "proxy/parameter_set.h"
 #include "proxy/route_table.h"
 #include "proxy/server_pool.h"
 
@@ -140,6 +141,9 @@ struct ProxyContext {
   std::atomic<std::shared_ptr<boost::asio::ssl::context>> tls;  // null: client TLS disabled
   std::atomic<std::shared_ptr<const Userlist>> userlist;
   SessionRegistry sessions;
+  // The parameter lists transaction-mode clients hold, one copy of each (their settings and the
+  // ParameterStatus values they were sent are mostly alike).
+  ParameterSets parameter_sets;
   std::atomic<int> clients{0};
   std::atomic<std::uint64_t> next_session_id{1};
   std::atomic<bool> paused{false};  // admin PAUSE: no new server work is started

@@ -201,12 +201,8 @@ asio::awaitable<void> ProxyServer::acceptLoop(tcp::acceptor& acceptor, Listener 
       socket.close(ignored);
       continue;
     }
-    ctx_->clients++;
-    auto session = [](tcp::socket s, Listener l, ProxyContext& ctx) -> asio::awaitable<void> {
-      co_await runClientSession(std::move(s), l, ctx);
-      ctx.clients--;
-    };
-    asio::co_spawn(worker, session(std::move(socket), listener, *ctx_), asio::detached);
+    ctx_->clients++;  // until the session ends
+    asio::co_spawn(worker, runClientSession(std::move(socket), listener, *ctx_), asio::detached);
   }
 }
 

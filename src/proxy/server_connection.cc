@@ -1,6 +1,5 @@
 #include "proxy/server_connection.h"
 
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -273,10 +272,6 @@ asio::awaitable<pgwire::AuthResult<pgwire::ScramKeys>> deriveScramKeysOffThread(
   auto keys = cache.getOrDerive(derivation.password, derivation.salt, derivation.iterations);
   co_await asio::post(home, asio::use_awaitable);
   co_return keys;
-}
-
-bool ParameterNameLess::operator()(const std::string& a, const std::string& b) const {
-  return strcasecmp(a.c_str(), b.c_str()) < 0;
 }
 
 ServerConnection::ServerConnection(int fd, bool ipv6, RouteTarget target)

@@ -15,16 +15,11 @@
 #include "pgwire/scram.h"
 #include "pgwire/scram_key_cache.h"
 #include "proxy/credentials.h"
+#include "proxy/parameter_set.h"
 #include "proxy/prepared_statements.h"
 #include "proxy/route_table.h"
 
 namespace keel::proxy {
-
-// Run-time parameter names compare case-insensitively, as PostgreSQL's GUC names do.
-struct ParameterNameLess {
-  bool operator()(const std::string& a, const std::string& b) const;
-};
-using ParameterMap = std::map<std::string, std::string, ParameterNameLess>;
 
 // What Keel presents to PostgreSQL to log in as a user: a plaintext password, an md5 hash, or
 // the SCRAM keys recovered from the client's own SCRAM login (pass-through); none when the

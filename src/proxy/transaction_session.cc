@@ -8,7 +8,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <optional>
-#include <tuple>
 
 #include "pgwire/frontend_messages.h"
 #include "pgwire/message_builder.h"
@@ -36,48 +35,47 @@ constexpr std::string_view kListenRefusal =
     "proxy whose pool_mode is session, or to PostgreSQL directly, to use LISTEN'; END$keel$";
 
 // Wakes a coroutine of the same thread that waits for a condition: wait in a loop that checks
-// the condition first.
+// the condition first. The timer is made by the first wait: most sessions never wait.
 class Wakeup {
  public:
-  explicit Wakeup(asio::any_io_executor ex) : timer_(ex) {}
   asio::awaitable<void> wait() {
-    timer_.expires_at(Clock::time_point::max());
-    co_await timer_.async_wait(kNoThrow);
+    if (!timer_) {
+      auto ex = co_await asio::this_coro::executor;
+      timer_ = std::make_unique<asio::steady_timer>(ex);
+    }
+    timer_->expires_at(Clock::time_point::max());
+    co_await timer_->async_wait(kNoThrow);
   }
-  void notify() { timer_.cancel(); }
+  void notify() {
+    if (timer_) {
+      timer_->cancel();
+    }
+  }
 
  private:
-  asio::steady_timer timer_;
+  std::unique_ptr<asio::steady_timer> timer_;
 };
 
+// Between reads of the client the session runs no coroutine: the pending read's completion
+// handler owns it (an idle client is that handler, its socket, this object, the login session it
+// took over and a small read buffer), and each completion starts a short coroutine, step(), that
+// relays what arrived and issues the next read. A server reader (serverLoop) runs beside it while
+// a connection is borrowed; it refers to the session, which ends only after it stops.
 class TransactionSession {
  public:
-  TransactionSession(TransactionSessionParts parts, asio::any_io_executor ex)
-      : p_(std::move(parts)),
+  TransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner)
+      : owner_(std::move(owner)),
+        p_(std::move(parts)),
         relay_(static_cast<std::size_t>(p_.ctx.proxy().max_prepared_statements),
-               "proxy.max_prepared_statements"),
-        server_stopped_(ex),
-        client_drained_(ex) {}
+               "proxy.max_prepared_statements") {}
 
-  asio::awaitable<void> run() {
-    p_.ctx.cancels.clear(p_.client_key);  // until a transaction borrows a server connection
-    idle();
-    co_await clientLoop();
-    if (server_loops_ > 0) {
-      aborting_ = true;
-      if (attached_) {
-        boost::system::error_code ec;
-        p_.lender.serverSocket().cancel(ec);
-      }
-      while (server_loops_ > 0) {
-        co_await server_stopped_.wait();
-      }
-    }
-    if (attached_) {
-      release(false);
-    }
-    co_await flushClient();
-    p_.handle.setServerSocket(nullptr);  // the streams go away with the session
+  static void start(std::unique_ptr<TransactionSession> self) {
+    TransactionSession& s = *self;
+    s.p_.ctx.cancels.clear(s.p_.client_key);  // until a transaction borrows a server connection
+    s.idle();
+    // Bytes the startup left in the decoder come first.
+    auto ex = s.p_.stream.socket().get_executor();
+    asio::co_spawn(ex, step(std::move(self), boost::system::error_code(), 0), asio::detached);
   }
 
  private:
@@ -94,40 +92,76 @@ class TransactionSession {
     });
   }
 
-  // Reads the client until it terminates, goes away or the session must end.
-  asio::awaitable<void> clientLoop() {
-    while (!ended_) {
-      // Bytes the startup left in the decoder come first.
-      auto processed = co_await processClientFrames();
-      if (!processed || ended_) {
-        co_return;
-      }
-      // Between requests (most of a pooled client's life) the session keeps a small read
-      // buffer: a request usually fits, and a larger one grows it for the rest of the request.
-      std::size_t want = kReadSize;
-      if (p_.client_decoder.buffered() == 0) {
-        p_.client_decoder.shrinkIfEmpty(kIdleReadSize);
-        want = 1;
-      }
+  // Reads the client; the completion runs step(). Between requests (most of a pooled client's
+  // life) the session keeps a small read buffer: a request usually fits, and a larger one grows
+  // it for the rest of the request.
+  static void readClient(std::unique_ptr<TransactionSession> self) {
+    TransactionSession& s = *self;
+    std::size_t want = kReadSize;
+    if (s.p_.client_decoder.buffered() == 0) {
+      s.p_.client_decoder.shrinkIfEmpty(kIdleReadSize);
+      want = 1;
+    }
+    auto space = s.p_.client_decoder.prepare(want);
+    s.p_.stream.async_read_some(
+        asio::buffer(space.data(), space.size()),
+        [self = std::move(self)](boost::system::error_code ec, std::size_t n) mutable {
+          auto ex = self->p_.stream.socket().get_executor();
+          asio::co_spawn(ex, step(std::move(self), ec, n), asio::detached);
+        });
+  }
+
+  // Takes in `n` bytes the client sent (or the read's failure), relays the complete frames, then
+  // reads the client again or ends the session.
+  static asio::awaitable<void> step(std::unique_ptr<TransactionSession> self,
+                                    boost::system::error_code ec, std::size_t n) {
+    TransactionSession& s = *self;
+    bool go_on = !ec && !s.ended_;
+    bool tell_killed = false;
+    if (go_on) {
+      s.p_.client_decoder.commit(n);
+      s.received_ += n;
+      go_on = co_await s.processClientFrames();
       // A KILL whose cancel ran while no read was pending (the session was writing or giving
       // its server back) is seen here, before the session waits for the client again.
-      boost::system::error_code ec;
-      std::size_t n = 0;
-      if (!p_.handle.killed()) {
-        auto space = p_.client_decoder.prepare(want);
-        std::tie(ec, n) =
-            co_await p_.stream.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-      }
-      if (ec || p_.handle.killed()) {
-        if (p_.handle.killed()) {
-          client_out_.append(
-              pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, p_.handle.killReason()));
-        }
-        co_return;
-      }
-      p_.client_decoder.commit(n);
-      received_ += n;
+      tell_killed = go_on && s.p_.handle.killed();
+    } else {
+      // The read was cancelled by the KILL, unless the server reader ended the session and
+      // told the client why.
+      tell_killed = s.p_.handle.killed() && !s.ended_;
     }
+    if (tell_killed) {
+      s.client_out_.append(
+          pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, s.p_.handle.killReason()));
+      go_on = false;
+    }
+    if (go_on) {
+      readClient(std::move(self));
+      co_return;
+    }
+    co_await s.end();
+  }
+
+  // Stops the server reader, gives back or closes the borrowed connection, writes what is
+  // queued for the client and ends the client session.
+  asio::awaitable<void> end() {
+    ended_ = true;
+    if (server_loops_ > 0) {
+      aborting_ = true;
+      if (attached_) {
+        boost::system::error_code ec;
+        p_.lender.serverSocket().cancel(ec);
+      }
+      while (server_loops_ > 0) {
+        co_await server_stopped_.wait();
+      }
+    }
+    if (attached_) {
+      release(false);
+    }
+    co_await flushClient();
+    p_.handle.setServerSocket(nullptr);  // the streams go away with the session
+    co_await p_.lender.finish();
   }
 
   // Relays the complete client frames decoded so far. False: the client terminated or the
@@ -221,13 +255,14 @@ class TransactionSession {
       if (server.login_parameters.count(name) == 0) {
         continue;  // set by Keel, not reported by PostgreSQL
       }
-      auto it = p_.seen.find(name);
-      if (it == p_.seen.end() || it->second != value) {
+      const std::string* seen = p_.seen.find(name);
+      if (seen == nullptr || *seen != value) {
         pgwire::encode(client_out_, pgwire::ParameterStatus{name, value});
-        p_.seen[name] = value;
+        p_.seen.set(name, value);
       }
     }
-    server_decoder_.emplace(pgwire::Source::backend, serverLimits());
+    server_decoder_ =
+        std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits());
     server_decoder_->setAuthenticated();
     p_.handle.setServerSocket(&p_.lender.serverSocket());  // non-blocking since attach()
     ++server_loops_;
@@ -342,12 +377,10 @@ class TransactionSession {
         break;
       case pgwire::backend::kParameterStatus:
         if (auto ps = pgwire::parseParameterStatus(f.payload)) {
-          std::string name(ps->name);
-          std::string value(ps->value);
-          p_.lender.server().parameters[name] = value;
-          p_.seen[name] = value;  // the relay passes it on
-          if (trackedParameter(name)) {
-            setClientParameter(p_.settings, name, value);
+          p_.lender.server().parameters[std::string(ps->name)] = std::string(ps->value);
+          p_.seen.set(ps->name, ps->value);  // the relay passes it on
+          if (trackedParameter(ps->name)) {
+            p_.settings.set(ps->name, ps->value);
           }
         }
         break;
@@ -416,10 +449,11 @@ class TransactionSession {
     client_drained_.notify();
   }
 
+  std::unique_ptr<ServerLender> owner_;  // what p_ refers into: destroyed last
   TransactionSessionParts p_;
   std::string client_out_;  // client-bound bytes not yet written, in order
   TransactionRelay relay_;
-  std::optional<pgwire::FrameDecoder> server_decoder_;
+  std::unique_ptr<pgwire::FrameDecoder> server_decoder_;  // while a connection is borrowed
   Wakeup server_stopped_;
   Wakeup client_drained_;
   TransactionRelayCounters reported_;
@@ -439,10 +473,9 @@ class TransactionSession {
 
 }  // namespace
 
-asio::awaitable<void> runTransactionSession(TransactionSessionParts parts) {
-  auto ex = co_await asio::this_coro::executor;
-  auto session = std::make_unique<TransactionSession>(std::move(parts), ex);
-  co_await session->run();
+void startTransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner) {
+  TransactionSession::start(
+      std::make_unique<TransactionSession>(std::move(parts), std::move(owner)));
 }
 
 }  // namespace keel::proxy

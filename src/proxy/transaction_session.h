@@ -2,6 +2,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <memory>
 
 #include "pgwire/backend_messages.h"
 #include "pgwire/frame_decoder.h"
@@ -23,7 +24,8 @@ class ServerLender {
   virtual ~ServerLender() = default;
   // Routes and borrows a server connection and gives it `wanted` (SET, responses swallowed).
   // False: the client got its FATAL error (as a session-mode client would) and must be closed.
-  virtual boost::asio::awaitable<bool> borrow(ClientSettings wanted) = 0;
+  // `wanted` stays valid until the borrow completes.
+  virtual boost::asio::awaitable<bool> borrow(const ParameterSet& wanted) = 0;
   // Preconditions for the next four: a connection is borrowed.
   virtual ServerPool& pool() = 0;
   virtual ServerConnection& server() = 0;
@@ -32,6 +34,10 @@ class ServerLender {
   virtual void giveBack() = 0;
   // Closes it: its state is unknown.
   virtual void discard() = 0;
+  // The session is over (no connection borrowed): forgets the client's cancel key, leaves the
+  // session registry and closes the client connection, after a linger so that a FATAL error
+  // written last reaches the client.
+  virtual boost::asio::awaitable<void> finish() = 0;
 };
 
 // What the logged-in client session hands to the transaction-mode loop.
@@ -42,12 +48,15 @@ struct TransactionSessionParts {
   SessionHandle& handle;
   ServerLender& lender;
   pgwire::BackendKeyData client_key;  // issued to the client, registered in ctx.cancels
-  ClientSettings settings;            // what the client asked for (startup + tracked defaults)
-  ParameterMap seen;                  // the ParameterStatus values the client was sent
+  ParameterSet settings;              // what the client asked for (startup + tracked defaults)
+  ParameterSet seen;                  // the ParameterStatus values the client was sent
 };
 
 // Runs the client's session in transaction pooling until it terminates, goes away, or gets a
-// FATAL error. Returns with no server connection borrowed. Session thread only.
-boost::asio::awaitable<void> runTransactionSession(TransactionSessionParts parts);
+// FATAL error, then ends it (ServerLender::finish()). Takes over `owner`, the logged-in client
+// session that `parts` refer into (and `parts.lender` is), and returns at once: between
+// transactions the session is a pending read of the client whose completion handler owns it, not
+// a suspended coroutine, so that an idle client costs little memory. Session thread only.
+void startTransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner);
 
 }  // namespace keel::proxy

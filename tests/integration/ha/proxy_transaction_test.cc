@@ -181,6 +181,33 @@ TEST_F(TransactionPoolTest, TrackedSettingsFollowTheClientAcrossServerConnection
   EXPECT_EQ(execSql(rw(), "SHOW DateStyle").scalar(), "ISO, MDY");
 }
 
+// Between transactions a client session is a pending read of the client, not a coroutine. Over
+// TLS, whose layer may hold bytes it already read, and over plain TCP, clients that sat idle after
+// login or after a transaction are served again and keep their settings, and a request larger
+// than the idle read buffer arrives whole.
+TEST_F(TransactionPoolTest, ClientsAreServedAgainAfterIdling) {
+  SqlConnection tls(rw("sslmode=require"));
+  SqlConnection plain(rw());
+  ASSERT_TRUE(tls.ok()) << tls.error();
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  ASSERT_TRUE(tls.exec("SET application_name = 'idle_tls'").ok);
+  for (int i = 0; i < 5; ++i) {
+    auto t = tls.exec("SELECT " + std::to_string(i) + " + 1");
+    ASSERT_TRUE(t.ok) << t.error;
+    EXPECT_EQ(t.scalar(), std::to_string(i + 1));
+    auto p = plain.exec("SELECT " + std::to_string(i));
+    ASSERT_TRUE(p.ok) << p.error;
+    EXPECT_EQ(p.scalar(), std::to_string(i));
+  }
+  const std::string big = "SELECT length('" + std::string(200000, 'x') + "')";
+  for (SqlConnection* c : {&tls, &plain}) {
+    auto r = c->exec(big);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.scalar(), "200000");
+  }
+  EXPECT_EQ(tls.exec("SHOW application_name").scalar(), "idle_tls");
+}
+
 TEST_F(TransactionPoolTest, ErrorsRollbacksAndListen) {
   SqlConnection c(rw());
   ASSERT_TRUE(c.ok()) << c.error();

@@ -16,21 +16,23 @@ TEST(ClientSettings, StartupParametersBecomeSetStatements) {
                                      {"_pq_.extension", "x"}});
   ASSERT_TRUE(s) << s.message();
   ASSERT_EQ(s->parameters.size(), 4u);
+  auto wanted = ParameterSet::from(s->parameters);
   ParameterMap current{{"application_name", "it's"}, {"DateStyle", "ISO, MDY"}};
-  EXPECT_EQ(settingStatements(*s, current),
+  EXPECT_EQ(settingStatements(wanted, current),
             "SET \"DateStyle\" = E'ISO, DMY';SET \"search_path\" = E'a b';"
             "SET \"work_mem\" = E'64MB';");
   current["datestyle"] = "ISO, DMY";
   EXPECT_EQ(current.count("DateStyle"), 1u);
   current["search_path"] = "a b";
   current["work_mem"] = "64MB";
-  EXPECT_EQ(settingStatements(*s, current), "") << "names compare case-insensitively";
+  EXPECT_EQ(settingStatements(wanted, current), "") << "names compare case-insensitively";
 }
 
 TEST(ClientSettings, ValuesAreQuotedSafely) {
   auto s = clientSettingsFrom(Params{{"application_name", "x'; DROP TABLE t; --\\"}});
   ASSERT_TRUE(s);
-  EXPECT_EQ(settingStatements(*s, {}), "SET \"application_name\" = E'x\\'; DROP TABLE t; --\\\\';");
+  EXPECT_EQ(settingStatements(ParameterSet::from(s->parameters), {}),
+            "SET \"application_name\" = E'x\\'; DROP TABLE t; --\\\\';");
 }
 
 TEST(ClientSettings, RefusesWhatThePoolerCannotHonour) {
@@ -60,21 +62,22 @@ TEST(ClientSettings, TransactionPoolingTracksReportedParameters) {
                      {"TimeZone", "UTC"},
                      {"server_version", "15.6"},
                      {"integer_datetimes", "on"}};
-  addTrackedDefaults(*s, login);
-  EXPECT_EQ(s->parameters, (Params{{"datestyle", "SQL, DMY"}, {"TimeZone", "UTC"}}));
+  auto settings = ParameterSet::from(s->parameters);
+  addTrackedDefaults(settings, login);
+  EXPECT_EQ(settings.entries(), (Params{{"datestyle", "SQL, DMY"}, {"TimeZone", "UTC"}}));
 
   // A server connection an earlier client left with another TimeZone gets the client's back.
   ParameterMap dirty = login;
   dirty["TimeZone"] = "Asia/Tokyo";
   dirty["DateStyle"] = "SQL, DMY";
-  EXPECT_EQ(settingStatements(*s, dirty), "SET \"TimeZone\" = E'UTC';");
+  EXPECT_EQ(settingStatements(settings, dirty), "SET \"TimeZone\" = E'UTC';");
 
   // The client's own SET, seen as ParameterStatus, replaces its value whatever the case.
-  setClientParameter(*s, "DateStyle", "German, DMY");
-  setClientParameter(*s, "IntervalStyle", "iso_8601");
+  settings.set("DateStyle", "German, DMY");
+  settings.set("IntervalStyle", "iso_8601");
   EXPECT_EQ(
-      s->parameters,
-      (Params{{"datestyle", "German, DMY"}, {"TimeZone", "UTC"}, {"IntervalStyle", "iso_8601"}}));
+      settings.entries(),
+      (Params{{"datestyle", "German, DMY"}, {"IntervalStyle", "iso_8601"}, {"TimeZone", "UTC"}}));
 }
 
 TEST(ClientSettings, RecognizesListen) {
