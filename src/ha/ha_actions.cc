@@ -70,6 +70,7 @@ asio::awaitable<void> HaLoop::execute(const Decision& d, const ClusterView& view
         upstream_.clear();
         markPrimary();
         promoted_at_ = clock_.now();  // its standbys reconnect in a moment: see manageSync
+        standby_names_seen_.reset();  // as its configuration files say: read it again
       }
       co_return;
     }

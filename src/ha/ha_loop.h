@@ -206,6 +206,9 @@ class HaLoop {
     std::optional<SyncState> key;
   } sync_cache_;
   std::optional<SteadyTime> sync_changed_at_;  // synchronous_standby_names last set
+  // synchronous_standby_names as last read or set on this primary; nullopt: unknown. With
+  // synchronous replication off, no sync key and this empty, manageSync does not query.
+  std::optional<std::string> standby_names_seen_;
   // This member last became primary (promoted, or its PostgreSQL started as primary).
   std::optional<SteadyTime> promoted_at_;
   std::string last_sync_reason_;

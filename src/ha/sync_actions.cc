@@ -129,12 +129,17 @@ asio::awaitable<bool> HaLoop::prepareSyncForPromotion(const ClusterView& view) {
     co_return false;
   }
   sync_changed_at_ = clock_.now();
+  standby_names_seen_ = names;
   co_return true;
 }
 
 asio::awaitable<void> HaLoop::manageSync(const ClusterView& view) {
   SyncSettings settings = syncSettings(view);
   std::optional<SyncState> key = currentSyncKey(view);
+  if (settings.mode == SyncMode::off && !key && !view.sync_unreadable && standby_names_seen_ &&
+      standby_names_seen_->empty()) {
+    co_return;  // asynchronous and known to be: no query each cycle
+  }
   auto started = clock_.now();
   if (!sync_changed_at_)
     sync_changed_at_ = started;  // set by an earlier run of this agent, maybe just now
@@ -144,6 +149,7 @@ asio::awaitable<void> HaLoop::manageSync(const ClusterView& view) {
     spdlog::warn("cannot read synchronous replication status: {}", status.message());
     co_return;
   }
+  standby_names_seen_ = status->standby_names;
   if (settings.mode == SyncMode::off && !key && !view.sync_unreadable &&
       status->standby_names.empty())
     co_return;
@@ -215,6 +221,7 @@ asio::awaitable<void> HaLoop::manageSync(const ClusterView& view) {
     }
     spdlog::info("synchronous replication: {}", step.reason);
     sync_changed_at_ = clock_.now();
+    standby_names_seen_ = step.standby_names;
     co_return;  // the key follows once the change settled (a later cycle)
   }
 }
