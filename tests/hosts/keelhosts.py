@@ -340,6 +340,11 @@ class Cluster:
                         return next((x for x in self.hosts if x.name == m.get("name")), None)
         return None
 
+    def local_dsn(self, host, dbname="postgres"):
+        """The host's PostgreSQL through its Unix socket (trusted locally; root may enter)."""
+        run = os.path.join(os.path.dirname(host.pgdata), "run")
+        return f"host={run} port={PG_PORT} dbname={dbname} user=postgres"
+
     def dsn(self, host, port=PG_PORT, dbname="postgres"):
         return (f"host={host.address} port={port} dbname={dbname} user=postgres "
                 f"password={self.password} connect_timeout=2 sslmode=disable")
