@@ -1,7 +1,6 @@
 #include "proxy/client_session.h"
 
 #include <spdlog/spdlog.h>
-#include <strings.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -733,28 +732,6 @@ class Session final : public ServerLender {
     }
     server_socket_ = nullptr;
     pool_->release(std::move(server_));
-  }
-
-  static bool reportedParameter(const std::string& name) {
-    static const char* const kReported[] = {"application_name",
-                                            "client_encoding",
-                                            "DateStyle",
-                                            "default_transaction_read_only",
-                                            "in_hot_standby",
-                                            "integer_datetimes",
-                                            "IntervalStyle",
-                                            "is_superuser",
-                                            "server_encoding",
-                                            "server_version",
-                                            "session_authorization",
-                                            "standard_conforming_strings",
-                                            "TimeZone"};
-    for (const char* r : kReported) {
-      if (strcasecmp(r, name.c_str()) == 0) {
-        return true;
-      }
-    }
-    return false;
   }
 
   void discardServer() {

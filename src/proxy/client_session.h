@@ -36,6 +36,9 @@ std::string settingStatements(const ParameterSet& wanted, const ParameterMap& cu
 // client's value of it to every server connection the client borrows: application_name,
 // client_encoding, DateStyle, IntervalStyle, standard_conforming_strings, TimeZone.
 bool trackedParameter(std::string_view name);
+// Whether PostgreSQL 15 reports `name` with ParameterStatus (GUC_REPORT), so a server
+// connection's recorded value of it stays true after a reset; other settings are forgotten.
+bool reportedParameter(std::string_view name);
 // Adds the tracked parameters of `login` (what PostgreSQL reported at login) that `settings`
 // lacks, so that a client that never set them gets PostgreSQL's values, not those an earlier
 // client of the same server connection set.

@@ -186,6 +186,28 @@ bool trackedParameter(std::string_view name) {
   return false;
 }
 
+bool reportedParameter(std::string_view name) {
+  static constexpr std::string_view kReported[] = {"application_name",
+                                                   "client_encoding",
+                                                   "DateStyle",
+                                                   "default_transaction_read_only",
+                                                   "in_hot_standby",
+                                                   "integer_datetimes",
+                                                   "IntervalStyle",
+                                                   "is_superuser",
+                                                   "server_encoding",
+                                                   "server_version",
+                                                   "session_authorization",
+                                                   "standard_conforming_strings",
+                                                   "TimeZone"};
+  for (auto r : kReported) {
+    if (sameName(r, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void addTrackedDefaults(ParameterSet& settings, const ParameterMap& login) {
   for (const auto& [name, value] : login) {
     if (trackedParameter(name) && !settings.contains(name)) {

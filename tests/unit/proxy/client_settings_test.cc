@@ -80,6 +80,16 @@ TEST(ClientSettings, TransactionPoolingTracksReportedParameters) {
       (Params{{"datestyle", "German, DMY"}, {"IntervalStyle", "iso_8601"}, {"TimeZone", "UTC"}}));
 }
 
+TEST(ClientSettings, KnowsWhichParametersPostgresReports) {
+  EXPECT_TRUE(reportedParameter("TimeZone"));
+  EXPECT_TRUE(reportedParameter("timezone"));
+  EXPECT_TRUE(reportedParameter("server_version"));
+  EXPECT_TRUE(reportedParameter("in_hot_standby"));
+  EXPECT_FALSE(reportedParameter("search_path"));
+  EXPECT_FALSE(reportedParameter("work_mem"));
+  EXPECT_FALSE(reportedParameter("TimeZon"));
+}
+
 TEST(ClientSettings, RecognizesListen) {
   EXPECT_TRUE(isListenCommand("LISTEN chan"));
   EXPECT_TRUE(isListenCommand("  listen\tchan;"));
