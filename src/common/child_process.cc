@@ -6,9 +6,12 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -98,6 +101,17 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
     dup2(devnull, STDIN_FILENO);
     if (devnull > STDERR_FILENO)
       close(devnull);
+  }
+  // Nothing else of the agent's: its listening sockets (REST API, proxy ports) and client
+  // connections would otherwise live on in PostgreSQL or etcd, and an agent restarted after
+  // a crash could not listen again while they run ("address already in use").
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
+    struct rlimit lim {};
+    int top = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                  ? static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20))
+                  : 65536;
+    for (int fd = 3; fd < top; ++fd)
+      close(fd);
   }
   if (id.switch_user) {
     if (setgroups(0, nullptr) != 0 || setgid(id.gid) != 0 || setuid(id.uid) != 0) {

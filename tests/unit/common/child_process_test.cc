@@ -1,8 +1,10 @@
 #include "common/child_process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace keel {
 namespace {
@@ -33,6 +35,23 @@ TEST(ChildProcessTest, EnvironmentOverridesReachTheChild) {
                       5s);
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_EQ(r->output, "v1");
+}
+
+// A child gets stdin, stdout and stderr only: none of the agent's sockets or files.
+TEST(ChildProcessTest, ChildrenInheritNoOtherDescriptors) {
+  int fd = open("/dev/null", O_RDONLY);  // no O_CLOEXEC, as Asio's sockets
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(dup2(fd, 99), 99);
+  close(fd);
+  auto r = runCommand(
+      {.argv = {"/bin/sh", "-c", "if [ -e /proc/$$/fd/99 ]; then echo kept; else echo closed; fi"}},
+      5s);
+  auto control = runCommand({.argv = {"/bin/sh", "-c", "[ -e /proc/$$/fd/1 ] && echo open"}}, 5s);
+  close(99);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->output, "closed\n");
+  ASSERT_TRUE(control) << control.message();
+  EXPECT_EQ(control->output, "open\n");  // the check itself sees descriptors
 }
 
 TEST(ChildProcessTest, SpawnSignalAndReap) {
