@@ -174,12 +174,13 @@ asio::awaitable<void> HaLoop::manageSync(const ClusterView& view) {
     progress[sb.application_name] = p;
   }
   standby_progress_ = std::move(progress);
-  std::string standby_names = status->standby_names;
+  // The position, when it was read after the last change of the setting settled.
   std::optional<WalPosition> settled;
-  // A position read after the last change settled.
+  if (started - *sync_changed_at_ >= kSettle)
+    settled = status->write_lsn;
+  if (view.sync_unreadable)
+    key = SyncState{.leader = "", .voters = {}, .quorum = 0};  // replaced first, as foreign
   for (int step_no = 0; step_no < 3; ++step_no) {
-    if (started - *sync_changed_at_ >= kSettle)
-      settled = status->write_lsn;
     std::optional<SyncState> mine = key && key->leader == config_->name ? key : std::nullopt;
     SyncTargetInput tin{
         .settings = settings,
@@ -190,12 +191,9 @@ asio::awaitable<void> HaLoop::manageSync(const ClusterView& view) {
         .promotion_grace = promoted_at_ && clock_.now() - *promoted_at_ < kPromotionGrace,
         .stalled = stalled};
     SyncTarget target = chooseSyncTarget(tin);
-    if (view.sync_unreadable && step_no == 0) {
-      key = SyncState{.leader = "", .voters = {}, .quorum = 0};  // replaced first, as foreign
-    }
     SyncPlanInput pin{.self = config_->name,
                       .key = key,
-                      .standby_names = standby_names,
+                      .standby_names = status->standby_names,
                       .target = target,
                       .rows = rows,
                       .settled_position = settled};
