@@ -299,27 +299,47 @@ class Cluster:
             h.unmount_volume()
         self.net.destroy()
 
-    def health(self):
-        """None when one leader runs and every other member streams from it, else why not."""
+    def views(self):
+        """(host name, /cluster document) of every host whose REST API answers."""
+        out = []
         for h in self.hosts:
             doc = h.api("/cluster")
-            if not doc:
-                continue
+            if doc:
+                out.append((h.name, doc))
+        return out
+
+    @staticmethod
+    def leader_in(doc):
+        leaders = [m.get("name") for m in doc.get("members", []) if m.get("role") == "leader"]
+        return leaders[0] if len(leaders) == 1 else None
+
+    def health(self):
+        """None when one leader runs and every other member streams from it, else why not.
+
+        Every host that answers must say so, and a majority must answer: an agent that was just
+        resumed (SIGCONT) serves the view it had before it froze until its next cycle, so one
+        host's word is not enough."""
+        views = self.views()
+        if len(views) * 2 <= len(self.hosts):
+            return f"only {len(views)} of {len(self.hosts)} REST APIs answer"
+        for name, doc in views:
             members = doc.get("members", [])
             leaders = [m for m in members if m.get("role") == "leader"]
             if len(leaders) != 1 or leaders[0].get("state") != "running":
-                return f"no running leader ({[(m.get('name'), m.get('role'), m.get('state')) for m in members]})"
+                return f"{name} sees no running leader ({[(m.get('name'), m.get('role'), m.get('state')) for m in members]})"
             if len(members) < len(self.hosts):
-                return f"{len(members)} of {len(self.hosts)} members registered"
+                return f"{name} sees {len(members)} of {len(self.hosts)} members registered"
             lagging = [m.get("name") for m in members
                        if m.get("role") != "leader" and m.get("state") != "streaming"]
             if lagging:
-                return f"not streaming: {', '.join(lagging)}"
+                return f"{name} sees not streaming: {', '.join(lagging)}"
             if self.sync != "off" and not any(
                     m.get("role") in ("sync_standby", "quorum_standby") for m in members):
-                return "no synchronous standby named yet"
-            return None
-        return "no REST API answers"
+                return f"{name} sees no synchronous standby named yet"
+        seen = {name: self.leader_in(doc) for name, doc in views}
+        if len(set(seen.values())) != 1:
+            return f"the hosts disagree on the leader: {seen}"
+        return None
 
     def wait_healthy(self, timeout):
         deadline = time.monotonic() + timeout
@@ -332,12 +352,12 @@ class Cluster:
         return why
 
     def leader(self):
-        for h in self.hosts:
-            doc = h.api("/cluster")
-            if doc:
-                for m in doc.get("members", []):
-                    if m.get("role") == "leader":
-                        return next((x for x in self.hosts if x.name == m.get("name")), None)
+        """The host a majority of the answering hosts name as leader (None without one)."""
+        views = self.views()
+        named = [self.leader_in(doc) for _, doc in views]
+        for name in set(n for n in named if n):
+            if named.count(name) * 2 > len(views):
+                return next((x for x in self.hosts if x.name == name), None)
         return None
 
     def local_dsn(self, host, dbname="postgres"):
