@@ -71,6 +71,12 @@ struct NodeSnapshot {
   nlohmann::json dynamic_config = nlohmann::json::object();  // the DCS `config` key
   std::optional<nlohmann::json> scheduled_switchover;        // the DCS `failover` key, if any
   std::string dcs_error;  // empty while the DCS answers; else why it does not
+  // failsafe_mode in force, the failsafe key (member name -> REST API URL) as last read, and
+  // whether failsafe is active here: on the primary, members' confirmations vouch for it while
+  // its lease cannot; on a replica, it promised a primary (POST /failsafe) within ttl.
+  bool failsafe_mode = false;
+  std::optional<nlohmann::json> failsafe;
+  bool failsafe_mode_is_active = false;
 };
 
 // Outcome of an operation, mapped to HTTP by the API: ok -> 200 (or 202 when `accepted`),
@@ -113,6 +119,10 @@ class Backend {
   virtual boost::asio::awaitable<OpResult> patchConfig(nlohmann::json patch) = 0;
   virtual boost::asio::awaitable<OpResult> replaceConfig(nlohmann::json config) = 0;
   virtual boost::asio::awaitable<OpResult> setPaused(bool paused) = 0;
+  // POST /failsafe: a primary whose DCS is out of reach asks this member to confirm it
+  // (failsafe_mode). ok ("Accepted") when this member vouches for it, unavailable when
+  // failsafe_mode is off here, conflict when this member runs as primary or takes the lock.
+  virtual boost::asio::awaitable<OpResult> failsafe(nlohmann::json body) = 0;
 
   // More Prometheus text (format 0.0.4) appended to GET /metrics, e.g. the proxy's metrics.
   // Called on the control-plane thread; must not block.

@@ -71,6 +71,9 @@ boost::asio::awaitable<HttpResponse> postReload(Backend& backend);
 boost::asio::awaitable<HttpResponse> postReinitialize(Backend& backend, HttpRequest request);
 boost::asio::awaitable<HttpResponse> patchConfig(Backend& backend, HttpRequest request);
 boost::asio::awaitable<HttpResponse> putConfig(Backend& backend, HttpRequest request);
+boost::asio::awaitable<HttpResponse> postFailsafe(Backend& backend, HttpRequest request);
+// GET /failsafe: the failsafe key, or 503 when failsafe_mode is off.
+HttpResponse getFailsafe(const HttpRequest& request, const NodeSnapshot& snapshot);
 
 int httpStatusFor(OpResult::Status status);
 

@@ -111,6 +111,9 @@ std::string patroniMetrics(const NodeSnapshot& s) {
          flag(s.self.pending_restart));
   metric("patroni_is_paused", "gauge", "Value is 1 if auto failover is disabled, 0 otherwise.",
          flag(s.paused));
+  metric("patroni_failsafe_mode_is_active", "gauge",
+         "Value is 1 if failsafe mode is currently active, 0 otherwise.",
+         flag(s.failsafe_mode_is_active));
   return out;
 }
 

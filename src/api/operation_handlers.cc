@@ -18,6 +18,9 @@ constexpr std::string_view kRestartShape =
     "primary or replica)";
 constexpr std::string_view kReinitializeShape =
     "a JSON object with optional field \"force\" (boolean)";
+constexpr std::string_view kFailsafeShape =
+    "a JSON object with field \"name\" (string, the primary's member name) and optional "
+    "\"api_url\" and \"conn_url\" (strings)";
 constexpr std::string_view kConfigShape =
     "a JSON object holding dynamic configuration keys (for example {\"ttl\": 30})";
 
@@ -212,6 +215,41 @@ asio::awaitable<HttpResponse> patchConfig(Backend& backend, HttpRequest request)
   }
   OpResult result = co_await backend.patchConfig(std::move(*body));
   co_return configResponse(result);
+}
+
+asio::awaitable<HttpResponse> postFailsafe(Backend& backend, HttpRequest request) {
+  auto body = parseObjectBody(request.body, false, kFailsafeShape);
+  if (!body) {
+    co_return badRequest(body);
+  }
+  for (const char* field : {"name", "api_url", "conn_url"}) {
+    auto value = optionalString(*body, field, kFailsafeShape);
+    if (!value) {
+      co_return badRequest(value);
+    }
+    if (std::string_view(field) == "name" && (!value->has_value() || (*value)->empty())) {
+      co_return textResponse(400, "failsafe needs field \"name\" naming the primary; expected " +
+                                      std::string(kFailsafeShape));
+    }
+  }
+  OpResult result = co_await backend.failsafe(std::move(*body));
+  co_return operationResponse(result);
+}
+
+HttpResponse getFailsafe(const HttpRequest& request, const NodeSnapshot& snapshot) {
+  if (!snapshot.failsafe_mode) {
+    return textResponse(503,
+                        "Failsafe mode is disabled (failsafe_mode in the dynamic "
+                        "configuration)");
+  }
+  if (!snapshot.failsafe) {
+    return textResponse(503,
+                        "failsafe_mode is on but the leader has not written the failsafe key yet");
+  }
+  HttpResponse r = jsonResponse(200, *snapshot.failsafe);
+  if (request.method == "HEAD")
+    r.body.clear();
+  return r;
 }
 
 asio::awaitable<HttpResponse> putConfig(Backend& backend, HttpRequest request) {

@@ -54,7 +54,8 @@ enum class Endpoint {
   restart,
   reload,
   reinitialize,
-  metrics
+  metrics,
+  failsafe
 };
 
 struct Route {
@@ -63,7 +64,7 @@ struct Route {
   std::string_view allow;  // the Allow header for 405 and OPTIONS
 };
 
-constexpr std::array<Route, 10> kRoutes = {{
+constexpr std::array<Route, 11> kRoutes = {{
     {"/patroni", Endpoint::patroni, "GET, HEAD, OPTIONS"},
     {"/cluster", Endpoint::cluster, "GET, HEAD, OPTIONS"},
     {"/history", Endpoint::history, "GET, HEAD, OPTIONS"},
@@ -74,6 +75,7 @@ constexpr std::array<Route, 10> kRoutes = {{
     {"/reload", Endpoint::reload, "POST, OPTIONS"},
     {"/reinitialize", Endpoint::reinitialize, "POST, OPTIONS"},
     {"/metrics", Endpoint::metrics, "GET, HEAD, OPTIONS"},
+    {"/failsafe", Endpoint::failsafe, "GET, HEAD, OPTIONS, POST"},
 }};
 
 constexpr std::string_view kHealthAllow = "GET, HEAD, OPTIONS";
@@ -232,6 +234,15 @@ asio::awaitable<HttpResponse> Router::dispatch(HttpRequest request) const {
       co_return co_await detail::postReload(b);
     case Endpoint::reinitialize:
       co_return co_await detail::postReinitialize(b, std::move(request));
+    case Endpoint::failsafe:
+      if (request.method == "POST") {
+        co_return co_await detail::postFailsafe(b, std::move(request));
+      }
+      {
+        const NodeSnapshot snap = b.snapshot();
+        HttpResponse r = detail::getFailsafe(request, snap);
+        co_return r;
+      }
     case Endpoint::metrics: {
       const NodeSnapshot snap = b.snapshot();
       HttpResponse r = textResponse(200, detail::patroniMetrics(snap) + b.extraMetrics());

@@ -104,6 +104,9 @@ nlohmann::json patroniStatus(const NodeSnapshot& s) {
   if (hasTags(s.self.tags)) {
     out["tags"] = s.self.tags;
   }
+  if (s.failsafe_mode_is_active) {
+    out["failsafe_mode_is_active"] = true;
+  }
   if (!s.dcs_error.empty()) {
     out["dcs_error"] = s.dcs_error;
   }

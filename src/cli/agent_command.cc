@@ -105,7 +105,12 @@ int runAgent(const std::string& path) {
   dcs::EtcdDcs dcs(control.get_executor(), config->etcd.client_urls(),
                    config->etcd.request_timeout);
   auto postgres = pg::makePostgres(config);
-  ha::HttpPeerProber prober;
+  std::optional<api::Credentials> credentials;
+  if (config->restapi.authentication) {
+    credentials = api::Credentials{config->restapi.authentication->username,
+                                   config->restapi.authentication->password};
+  }
+  ha::HttpPeerProber prober(credentials);
   SteadyClock clock;
   // In-server fencing (keel_fence): the deadline file PostgreSQL checks at every writing commit.
   // Declared before the loop, whose lease keeper writes to it.
@@ -129,11 +134,6 @@ int runAgent(const std::string& path) {
         [file = fence_deadline.get()](std::int64_t deadline) { file->store(deadline); });
   }
   ha::AgentBackend backend(loop);
-  std::optional<api::Credentials> credentials;
-  if (config->restapi.authentication) {
-    credentials = api::Credentials{config->restapi.authentication->username,
-                                   config->restapi.authentication->password};
-  }
   api::Router router(backend, credentials);
   std::string error;
   auto endpoint = resolveListen(config->restapi.listen, &error);

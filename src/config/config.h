@@ -95,6 +95,10 @@ struct HaConfig {
   std::string synchronous_mode = "off";
   bool synchronous_mode_strict = false;  // never run without a synchronous standby
   int synchronous_node_count = 1;
+  // Patroni's failsafe_mode (the dynamic configuration overrides it): a primary that cannot
+  // reach the DCS keeps its role while every member it last listed confirms it over the REST
+  // API, instead of stopping when its lease runs out.
+  bool failsafe_mode = false;
 };
 
 struct Tags {

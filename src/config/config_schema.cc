@@ -124,7 +124,7 @@ void readHa(ConfigReader& r, const YAML::Node& root, HaConfig& ha) {
       r.section(root, "", "ha",
                 {"ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "fence_margin",
                  "switchover_drain_timeout", "synchronous_mode", "synchronous_mode_strict",
-                 "synchronous_node_count", "primary_start_timeout"});
+                 "synchronous_node_count", "primary_start_timeout", "failsafe_mode"});
   if (!node)
     return;
   // etcd grants leases in whole seconds, so a fractional ttl could not be honoured; a 1s
@@ -153,6 +153,7 @@ void readHa(ConfigReader& r, const YAML::Node& root, HaConfig& ha) {
     r.reject(*node, path, "synchronous_mode", "off, on or quorum");
   }
   r.flag(*node, path, "synchronous_mode_strict", ha.synchronous_mode_strict);
+  r.flag(*node, path, "failsafe_mode", ha.failsafe_mode);
   r.duration(*node, path, "primary_start_timeout", ha.primary_start_timeout);
   r.integer(*node, path, "synchronous_node_count", 1, 1000, ha.synchronous_node_count);
 }

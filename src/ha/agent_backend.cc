@@ -89,6 +89,9 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
       bool ok = v.is_boolean() || (v.is_string() && (v == "off" || v == "on" || v == "quorum"));
       if (!ok)
         problems.push_back("synchronous_mode: expected off, on or quorum (or true/false)");
+    } else if (k == "failsafe_mode") {
+      if (!v.is_boolean())
+        problems.push_back("failsafe_mode: expected true or false");
     } else if (k == "synchronous_mode_strict") {
       if (!v.is_boolean())
         problems.push_back("synchronous_mode_strict: expected true or false");
@@ -131,8 +134,8 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
     } else {
       problems.push_back(k +
                          ": unknown key; expected pause, maximum_lag_on_failover, "
-                         "synchronous_mode, synchronous_mode_strict, synchronous_node_count or "
-                         "postgresql");
+                         "synchronous_mode, synchronous_mode_strict, synchronous_node_count, "
+                         "failsafe_mode or postgresql");
     }
   }
   return problems;
@@ -140,6 +143,10 @@ std::vector<std::string> validateDynamicConfig(const json& config) {
 
 api::NodeSnapshot AgentBackend::snapshot() const {
   return loop_.snapshot();
+}
+
+asio::awaitable<OpResult> AgentBackend::failsafe(json body) {
+  co_return loop_.acceptFailsafe(body);
 }
 
 asio::awaitable<OpResult> AgentBackend::requestLeaderChange(FailoverRequest request,

@@ -26,6 +26,7 @@ class AgentBackend final : public api::Backend {
   boost::asio::awaitable<api::OpResult> patchConfig(nlohmann::json patch) override;
   boost::asio::awaitable<api::OpResult> replaceConfig(nlohmann::json config) override;
   boost::asio::awaitable<api::OpResult> setPaused(bool paused) override;
+  boost::asio::awaitable<api::OpResult> failsafe(nlohmann::json body) override;
   std::string extraMetrics() const override { return extra_metrics_ ? extra_metrics_() : ""; }
 
   // What extraMetrics() appends to /metrics (the proxy's metrics). Set before the control

@@ -299,6 +299,27 @@ ClusterView decodeClusterView(const std::string& prefix, const std::vector<RawKe
       } else {
         v.sync_unreadable = true;
       }
+    } else if (rel == keys::kFailsafe) {
+      auto j = parse(kv);
+      bool ok = j && j->is_object();
+      std::map<std::string, std::string> listed;
+      if (ok) {
+        for (const auto& [name, url] : j->items()) {
+          if (!url.is_string() || name.empty()) {
+            ok = false;
+            break;
+          }
+          listed[name] = url.get<std::string>();
+        }
+      }
+      if (ok) {
+        v.failsafe = std::move(listed);
+        v.failsafe_mod_revision = kv.mod_revision;
+      } else if (j) {
+        problem(kv.key,
+                "not a failsafe record (an object of member name: REST API URL); ignored until "
+                "the leader rewrites it");
+      }
     } else if (rel == keys::kHistory) {
       v.history_mod_revision = kv.mod_revision;
       if (auto j = parse(kv); j && j->is_array()) {
@@ -319,6 +340,19 @@ ClusterView decodeClusterView(const std::string& prefix, const std::vector<RawKe
     }
   }
   return v;
+}
+
+bool failsafeModeEnabled(const ClusterView& view, bool file_default) {
+  if (auto it = view.config.find("failsafe_mode"); it != view.config.end() && it->is_boolean())
+    return it->get<bool>();
+  return file_default;
+}
+
+std::map<std::string, std::string> failsafeMembers(const ClusterView& view) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, m] : view.members)
+    out[name] = m.api_url;
+  return out;
 }
 
 }  // namespace keel::ha

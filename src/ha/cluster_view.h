@@ -132,6 +132,10 @@ struct ClusterView {
   // The sync key exists but cannot be decoded: nobody may assume it allows a promotion.
   bool sync_unreadable = false;
   nlohmann::json config = nlohmann::json::object();  // dynamic configuration
+  // failsafe: the members (name -> REST API URL) the leader last saw while failsafe_mode was
+  // on (Patroni's key). While it exists, only the members it names may take the leader lock.
+  std::optional<std::map<std::string, std::string>> failsafe;
+  std::int64_t failsafe_mod_revision = 0;
   std::vector<HistoryRecord> history;
   std::int64_t history_mod_revision = 0;
 
@@ -150,7 +154,13 @@ inline constexpr const char* kHistory = "history";
 inline constexpr const char* kFailover = "failover";
 inline constexpr const char* kStatus = "status";
 inline constexpr const char* kSync = "sync";
+inline constexpr const char* kFailsafe = "failsafe";
 }  // namespace keys
+
+// failsafe_mode in force: the dynamic config's, else the config file's (`file_default`).
+bool failsafeModeEnabled(const ClusterView& view, bool file_default);
+// What the failsafe key should hold: every member with a record (name -> api_url).
+std::map<std::string, std::string> failsafeMembers(const ClusterView& view);
 
 struct RawKey {
   std::string key;  // full key

@@ -22,6 +22,33 @@ std::string bytes(std::uint64_t n) {
   return std::to_string(n) + " bytes";
 }
 
+// failsafe_mode: a member that promised a primary over the peer API not to take the lock
+// keeps that promise until it runs out, and only members named by the failsafe key may take
+// the lock (the primary asked only those). Nullopt when this member may take it.
+std::optional<std::string> failsafeBlocker(const DecisionInput& in) {
+  const auto& l = in.local;
+  if (l.failsafe_holdoff && in.now < l.failsafe_holdoff->until) {
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(l.failsafe_holdoff->until - in.now);
+    return "leader " + l.failsafe_holdoff->leader +
+           " asked this member over the peer API to confirm that it still runs as primary "
+           "(failsafe_mode, the DCS being out of its reach); this member promised not to take "
+           "the lock for ttl after answering (" +
+           std::to_string(left.count()) + " ms left)";
+  }
+  if (in.view.failsafe && !in.view.failsafe->count(l.name)) {
+    std::string listed;
+    for (const auto& [name, url] : *in.view.failsafe)
+      listed += (listed.empty() ? "" : ", ") + name;
+    return "not named by the failsafe key (" + (listed.empty() ? "nobody" : listed) +
+           "): under failsafe_mode only the members the leader last listed may take the lock; "
+           "it lists the members the leader saw, so a member that joined since waits for a "
+           "leader to list it (if the listed members are gone for good, delete the key " +
+           std::string(keys::kFailsafe) + " under the cluster's DCS prefix)";
+  }
+  return std::nullopt;
+}
+
 // The election rule for a free leader lock: this member may take it only when no reachable
 // eligible member holds more WAL, and no such member ties with a higher failover_priority.
 // Returns the reason it may not, or nullopt when it may.
@@ -30,6 +57,8 @@ std::optional<std::string> electionBlocker(const DecisionInput& in) {
   if (l.nofailover || l.failover_priority <= 0) {
     return "tagged nofailover (or failover_priority 0): not taking the leader lock";
   }
+  if (auto blocker = failsafeBlocker(in))
+    return *blocker;
   // Under a sync key the voters hold every acknowledged commit: WAL that others hold beyond
   // theirs was never acknowledged, so only the voters' positions count, and the lag limit
   // (a bound for asynchronous replication) does not apply.
@@ -180,6 +209,16 @@ Decision decideAsFollower(const DecisionInput& in) {
     // Our name, but not our live lease: a key left by this member's previous run, or a lease
     // this member can no longer vouch for. It expires on its own, at a time this agent cannot
     // know, and then another member may promote: a primary serving under it must stop now.
+    // failsafe_mode: the key is bound to this agent's lease, whose renewals fail, while every
+    // member vouches for this primary: it serves on their word (the DCS answers reads, not
+    // renewals).
+    if (l.pg_running && !l.in_recovery && v.leader->lease == l.lease && l.lease != 0 &&
+        primaryMayWrite(l, in.now, in.ttl, in.fence_margin)) {
+      return make(Action::none,
+                  "holding the leader key; its lease cannot be renewed but every member confirmed "
+                  "this primary (failsafe_mode)",
+                  Decision::Role::leader);
+    }
     if (l.pg_running && !l.in_recovery) {
       return make(Action::fence,
                   "PostgreSQL runs as a primary under a leader key held by lease " +
@@ -249,6 +288,14 @@ Decision decideWithoutLeader(const DecisionInput& in) {
     if (f.candidate == l.name) {
       // A switchover's candidate replays the stopped leader's last WAL before it takes the
       // lock; a failover's candidate must satisfy synchronous replication like any other.
+      // A switchover's candidate may take the lock its leader hands over even while it
+      // promised that leader not to; other promises, and the failsafe key, hold for both.
+      bool handed_over_by_holdoff_leader =
+          !f.leader.empty() && l.failsafe_holdoff && l.failsafe_holdoff->leader == f.leader;
+      if (!handed_over_by_holdoff_leader) {
+        if (auto blocker = failsafeBlocker(in))
+          return make(Action::none, "chosen as failover candidate, but " + *blocker);
+      }
       if (f.leader.empty() && l.pg_running) {
         if (auto blocker = syncPromotionBlocker(v, l.name, l.wal_position, in.peers)) {
           return make(Action::none, "chosen as failover candidate, but " + *blocker);
@@ -342,6 +389,12 @@ bool leaseValid(const LocalState& local, SteadyTime now, std::chrono::millisecon
   return deadline && now < *deadline;
 }
 
+bool primaryMayWrite(const LocalState& local, SteadyTime now, std::chrono::milliseconds ttl,
+                     std::chrono::milliseconds fence_margin) {
+  return leaseValid(local, now, ttl, fence_margin) ||
+         (local.failsafe_until && now < *local.failsafe_until);
+}
+
 bool holdsLeaderLock(const DecisionInput& in) {
   return in.view.leader && in.view.leader->name == in.local.name &&
          in.view.leader->lease == in.local.lease &&
@@ -357,11 +410,13 @@ Decision decide(const DecisionInput& in) {
     return make(Action::none, "maintenance mode (paused): observing only",
                 holdsLeaderLock(in) ? Decision::Role::leader : Decision::Role::none);
   }
-  // Safety before anything else: a primary that cannot vouch for its lease stops writes.
-  if (l.pg_running && !l.in_recovery && !lease_ok) {
+  // Safety before anything else: a primary that cannot vouch for its lease (nor, under
+  // failsafe_mode, for every member's confirmation) stops writes.
+  if (l.pg_running && !l.in_recovery && !primaryMayWrite(l, in.now, in.ttl, in.fence_margin)) {
     return make(Action::fence,
                 "cannot vouch for the leader lease (no successful renewal within ttl - "
-                "fence_margin): stopping PostgreSQL before the lease can expire");
+                "fence_margin, nor under failsafe_mode a confirmation by every member since): "
+                "stopping PostgreSQL before the lease can expire");
   }
   if (l.pg_unresponsive) {
     auto waited =

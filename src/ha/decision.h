@@ -44,6 +44,16 @@ struct LocalState {
   // This agent's lease: valid while its own clock says so (see leaseValid).
   std::int64_t lease = 0;
   std::optional<SteadyTime> last_renewal_sent;  // send time of the last successful renewal
+  // failsafe_mode, as primary: until when every member's confirmation vouches for this primary
+  // while its lease cannot (see LeaseKeeper). Past it, only the lease counts.
+  std::optional<SteadyTime> failsafe_until;
+  // failsafe_mode, as replica: the primary that last asked this member to confirm it (POST
+  // /failsafe) and until when this member promised not to take the lock (ttl after answering).
+  struct FailsafeHoldoff {
+    std::string leader;
+    SteadyTime until;
+  };
+  std::optional<FailsafeHoldoff> failsafe_holdoff;
   // Tags (from the config file).
   bool nofailover = false;
   int failover_priority = 1;
@@ -114,6 +124,11 @@ struct Decision {
 // leader must already have stopped accepting writes.
 bool leaseValid(const LocalState& local, SteadyTime now, std::chrono::milliseconds ttl,
                 std::chrono::milliseconds fence_margin);
+
+// Whether a running primary may still accept writes: its lease is valid, or the members'
+// failsafe confirmations still vouch for it (LocalState::failsafe_until).
+bool primaryMayWrite(const LocalState& local, SteadyTime now, std::chrono::milliseconds ttl,
+                     std::chrono::milliseconds fence_margin);
 
 // When a leader must have fenced itself: last successful renewal's send time + ttl - margin.
 std::optional<SteadyTime> fenceDeadline(const LocalState& local, std::chrono::milliseconds ttl,

@@ -268,6 +268,12 @@ asio::awaitable<bool> HaLoop::acquireLeader(const ClusterView& view, const Local
   }
   markPrimary();
   upstream_.clear();
+  if (!local.in_recovery) {
+    // The lock came back to a primary that kept running (under failsafe_mode, after the DCS
+    // was out of reach): no promotion, no new timeline, nothing for the history.
+    spdlog::warn("holding the leader lock again; PostgreSQL stayed primary meanwhile");
+    co_return true;
+  }
   spdlog::warn("promoted: this member is now the primary");
   // The former leader's record expired with its lease, so the members' slots would miss it;
   // it comes back as a standby of this member (rewound), and streams only through its slot.

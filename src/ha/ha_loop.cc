@@ -23,7 +23,9 @@ HaLoop::HaLoop(std::shared_ptr<const Config> config, dcs::Dcs& dcs, pg::Postgres
       prober_(prober),
       clock_(clock),
       lease_(dcs, clock, config_->ha.ttl, config_->ha.fence_margin,
-             [this](std::string why) { fenceNow(why); }) {}
+             [this](std::string why) { fenceNow(why); }) {
+  lease_.setFailsafe([this] { return confirmFailsafe(); });
+}
 
 HaLoop::~HaLoop() = default;
 
@@ -46,6 +48,7 @@ asio::awaitable<void> HaLoop::run() {
   auto ex = co_await asio::this_coro::executor;
   asio::co_spawn(ex, lease_.runRenewals(), asio::detached);
   asio::co_spawn(ex, lease_.runWatchdog(), asio::detached);
+  asio::co_spawn(ex, lease_.runFailsafe(), asio::detached);
   spdlog::info("member {} of cluster {} starting; DCS {}", config_->name, config_->scope,
                dcs_.describe());
   while (!stopping_) {
@@ -247,18 +250,20 @@ LocalState HaLoop::localState(const LocalObservation& obs) const {
   auto ls = lease_.state();
   l.lease = ls.lease;
   l.last_renewal_sent = ls.last_renewal_sent;
+  l.failsafe_until = ls.failsafe_until;
   l.nofailover = config_->tags.nofailover;
   l.failover_priority = config_->tags.failover_priority;
   {
     std::lock_guard lock(mu_);
     l.fenced = fenced_;
+    l.failsafe_holdoff = failsafe_holdoff_;
   }
   return l;
 }
 
 void HaLoop::markPrimary() {
   primary_lease_ = lease_.state().lease;
-  lease_.setServingPrimary(true);
+  lease_.servingUnderCurrentLease();
 }
 
 asio::awaitable<void> HaLoop::cycle() {
@@ -266,8 +271,18 @@ asio::awaitable<void> HaLoop::cycle() {
   LocalObservation obs = co_await observe();
   // Fencing does not depend on the DCS answering: a writable PostgreSQL is always guarded by
   // the watchdog, and one this agent did not make primary under its current lease is stopped.
+  if (view) {
+    std::lock_guard lock(mu_);
+    claiming_ = view->leader && view->leader->name == config_->name;
+  }
   if (obs.status && !obs.status->in_recovery) {
-    if (primary_lease_ == 0 || primary_lease_ != lease_.state().lease) {
+    // failsafe_mode: the lease this agent made PostgreSQL primary under expired in the DCS while
+    // every member vouched for it; it stays writable on their word until it holds the lock
+    // again (acquire_leader under the new lease) or their word runs out (the watchdog).
+    auto ls = lease_.state();
+    bool vouched = primary_lease_ != 0 && lease_.servingPrimary() && ls.failsafe_until &&
+                   clock_.now() < *ls.failsafe_until;
+    if (!vouched && (primary_lease_ == 0 || primary_lease_ != ls.lease)) {
       fenceNow(
           "PostgreSQL is writable but this agent did not make it primary under its current "
           "lease");
@@ -361,6 +376,21 @@ asio::awaitable<void> HaLoop::cycle() {
       std::shared_ptr<bool> flag;
       ~EndsWithScope() { *flag = false; }
     } ends{active};
+    // The last look at the failsafe promise before the DCS write that takes the lock (no
+    // suspension in between, see claiming_): a POST /failsafe that came in while this cycle
+    // probed the peers must still hold this member back.
+    if (d.action == Action::acquire_leader || d.action == Action::bootstrap) {
+      std::lock_guard lock(mu_);
+      if (failsafe_holdoff_ && clock_.now() < failsafe_holdoff_->until &&
+          !(view->failover && view->failover->leader == failsafe_holdoff_->leader)) {
+        spdlog::warn(
+            "not taking the leader lock: {} asked this member to confirm it as primary "
+            "a moment ago (failsafe_mode)",
+            failsafe_holdoff_->leader);
+        co_return;
+      }
+      claiming_ = true;
+    }
     bool follower_action = d.action == Action::start_standby || d.action == Action::follow ||
                            d.action == Action::rejoin || d.action == Action::rewind ||
                            d.action == Action::demote || d.action == Action::clone;
@@ -532,6 +562,7 @@ asio::awaitable<void> HaLoop::leaderHousekeeping(const ClusterView& view,
     co_await appendHistory(*pending_history_);
   }
   co_await manageSync(view);
+  co_await manageFailsafeKey(view);
   // One physical replication slot per other member. Slots of members that vanished are kept
   // for a grace period (they may be restarting) and then dropped so they do not hold WAL.
   std::set<std::string> wanted;

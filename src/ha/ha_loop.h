@@ -3,6 +3,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,11 @@ class PeerProber {
   // A candidate's replay position, for switchover: nullopt when it cannot be read.
   virtual boost::asio::awaitable<std::optional<WalPosition>> replayPosition(
       MemberRecord member, std::chrono::milliseconds timeout) = 0;
+  // failsafe_mode: POST `body` to <api_url>/failsafe of every member (name -> api_url), all at
+  // once. Returns why each member that did not answer 200 did not (empty: all confirmed).
+  virtual boost::asio::awaitable<std::map<std::string, std::string>> confirmFailsafe(
+      std::map<std::string, std::string> members, nlohmann::json body,
+      std::chrono::milliseconds timeout) = 0;
 };
 
 // What the local PostgreSQL looked like at the start of a cycle (read on the worker thread).
@@ -76,6 +82,10 @@ class HaLoop {
 
   // Thread-safe copy of what the API serves.
   api::NodeSnapshot snapshot() const;
+  // POST /failsafe from a primary whose DCS is out of reach (failsafe_mode): confirms it unless
+  // failsafe_mode is off here or this member runs as primary itself, and then promises not to
+  // take the leader lock for ttl (LocalState::failsafe_holdoff). Control-plane thread.
+  api::OpResult acceptFailsafe(const nlohmann::json& body);
 
   // Used by the API backend (control-plane thread).
   dcs::Dcs& dcs() { return dcs_; }
@@ -119,6 +129,11 @@ class HaLoop {
   boost::asio::awaitable<void> leaderHousekeeping(const ClusterView& view,
                                                   const LocalObservation& obs);
   boost::asio::awaitable<void> applyDynamicConfig(const ClusterView& view);
+  // failsafe_mode (failsafe.cc). Leader, each cycle: keeps the failsafe key listing the
+  // members while the mode is on, deletes it when off.
+  boost::asio::awaitable<void> manageFailsafeKey(const ClusterView& view);
+  // The lease keeper's FailsafeConfirm: asks the members of the last known failsafe key.
+  boost::asio::awaitable<bool> confirmFailsafe();
 
   // Synchronous replication (sync_actions.cc).
   // The settings in force: the config file's, overridden by the cluster's dynamic config.
@@ -222,6 +237,9 @@ class HaLoop {
   // The switchover pause (FailoverRequest::paused_at) the view observer (the proxy) last
   // applied, published in the member record; read by snapshot() too.
   std::atomic<double> proxy_paused_at_{0};
+  std::string last_failsafe_outcome_;  // last logged result of confirmFailsafe (control thread)
+  // Members of the failsafe key without a member record, and since when (control thread).
+  std::map<std::string, SteadyTime> failsafe_absent_since_;
 
   mutable std::mutex mu_;  // guards the fields below, read by snapshot() from other threads
   std::optional<ClusterView> view_;
@@ -230,6 +248,11 @@ class HaLoop {
   double last_loop_epoch_ = 0;
   std::string dcs_error_;
   bool fenced_ = false;
+  std::optional<LocalState::FailsafeHoldoff> failsafe_holdoff_;  // see acceptFailsafe
+  // This member holds the leader key by the last view, or is taking it this cycle: it
+  // confirms no other primary (acceptFailsafe). Set before the DCS write that takes the lock,
+  // after the last look at failsafe_holdoff_, with no suspension in between.
+  bool claiming_ = false;
 };
 
 }  // namespace keel::ha

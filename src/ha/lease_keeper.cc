@@ -18,7 +18,35 @@ LeaseKeeper::State LeaseKeeper::state() const {
 
 void LeaseKeeper::setServingPrimary(bool serving) {
   std::lock_guard lock(mu_);
+  if (serving && !serving_primary_)
+    serving_lease_ = state_.lease;
+  if (!serving)
+    state_.failsafe_until.reset();  // confirmations vouched for the primary that stopped
   serving_primary_ = serving;
+}
+
+void LeaseKeeper::servingUnderCurrentLease() {
+  {
+    std::lock_guard lock(mu_);
+    serving_lease_ = state_.lease;
+    serving_primary_ = true;
+  }
+  publishDeadline();
+}
+
+std::optional<SteadyTime> LeaseKeeper::writeDeadlineLocked() const {
+  std::optional<SteadyTime> deadline;
+  bool lease_counts = !serving_primary_ || state_.lease == serving_lease_;
+  if (state_.lease != 0 && state_.last_renewal_sent && lease_counts)
+    deadline = *state_.last_renewal_sent + ttl_ - fence_margin_;
+  if (state_.failsafe_until && (!deadline || *state_.failsafe_until > *deadline))
+    deadline = state_.failsafe_until;
+  return deadline;
+}
+
+std::optional<SteadyTime> LeaseKeeper::writeDeadline() const {
+  std::lock_guard lock(mu_);
+  return writeDeadlineLocked();
 }
 
 bool LeaseKeeper::servingPrimary() const {
@@ -50,9 +78,8 @@ void LeaseKeeper::publishDeadline() {
     std::lock_guard lock(mu_);
     if (paused_) {
       value = INT64_MAX;
-    } else if (state_.lease != 0 && state_.last_renewal_sent) {
-      value = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  (*state_.last_renewal_sent + ttl_ - fence_margin_).time_since_epoch())
+    } else if (auto deadline = writeDeadlineLocked()) {
+      value = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline->time_since_epoch())
                   .count();
     }
   }
@@ -125,15 +152,53 @@ boost::asio::awaitable<void> LeaseKeeper::runWatchdog() {
       if (!serving_primary_ || paused_) {
         continue;
       }
-      if (state_.last_renewal_sent) {
-        deadline = *state_.last_renewal_sent + ttl_ - fence_margin_;
-      }
+      deadline = writeDeadlineLocked();
     }
     if (!deadline || clock_.now() >= *deadline) {
       setServingPrimary(false);
       fence_("no successful lease renewal within ttl - fence_margin (" +
-             std::to_string((ttl_ - fence_margin_).count()) + " ms)");
+             std::to_string((ttl_ - fence_margin_).count()) + " ms)" +
+             (failsafe_confirm_ ? ", and no failsafe confirmation by every member since" : ""));
     }
+  }
+}
+
+boost::asio::awaitable<void> LeaseKeeper::runFailsafe() {
+  if (!failsafe_confirm_)
+    co_return;
+  // Renewals go out every ttl/4 and normally succeed in milliseconds; one that has not
+  // succeeded for half the time to the deadline is late (a failing one may take the whole
+  // DCS request timeout to say so). The members are asked from then on, every ttl/8, so
+  // several rounds fit before the deadline.
+  const auto period = std::max(ttl_ / 8, std::chrono::milliseconds(50));
+  const auto late = (ttl_ - fence_margin_) / 2;
+  while (!stopping_) {
+    SteadyTime started = clock_.now();
+    bool wanted;
+    {
+      std::lock_guard lock(mu_);
+      // Only a primary whose lease cannot vouch for it needs the members' word; a paused
+      // cluster never fences anyway.
+      bool lease_lags = !state_.last_error.empty() || !state_.last_renewal_sent ||
+                        state_.lease != serving_lease_ ||
+                        started - *state_.last_renewal_sent >= late;
+      wanted = serving_primary_ && !paused_ && lease_lags;
+    }
+    if (wanted) {
+      SteadyTime sent = clock_.now();
+      bool confirmed = co_await failsafe_confirm_();
+      if (confirmed) {
+        {
+          std::lock_guard lock(mu_);
+          if (serving_primary_)
+            state_.failsafe_until = sent + ttl_ - fence_margin_;
+        }
+        publishDeadline();
+      }
+    }
+    auto spent = clock_.now() - started;
+    if (spent < period)
+      co_await sleepFor(period - spent);
   }
 }
 

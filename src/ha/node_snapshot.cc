@@ -68,6 +68,13 @@ api::NodeSnapshot HaLoop::snapshot() const {
   if (view_) {
     s.paused = view_->paused();
     s.dynamic_config = view_->config;
+    s.failsafe_mode = failsafeModeEnabled(*view_, c.ha.failsafe_mode);
+    if (view_->failsafe) {
+      nlohmann::json doc = nlohmann::json::object();
+      for (const auto& [name, url] : *view_->failsafe)
+        doc[name] = url;
+      s.failsafe = std::move(doc);
+    }
     if (view_->leader) {
       s.leader = view_->leader->name;
       if (const MemberRecord* lm = view_->leaderMember())
@@ -91,6 +98,12 @@ api::NodeSnapshot HaLoop::snapshot() const {
       s.members.push_back(memberView(name == c.name ? self : m, leader_pos, is_leader,
                                      syncRole(view_->sync, name)));
     }
+  }
+  {
+    auto now = clock_.now();
+    auto fs = lease_.state().failsafe_until;
+    s.failsafe_mode_is_active = (fs && now < *fs && lease_.servingPrimary()) ||
+                                (failsafe_holdoff_ && now < failsafe_holdoff_->until);
   }
   s.is_leader = s.leader && *s.leader == c.name && lease_.servingPrimary();
   if (!s.is_leader && s.leader && *s.leader == c.name) {

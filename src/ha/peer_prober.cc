@@ -117,4 +117,44 @@ asio::awaitable<std::optional<WalPosition>> HttpPeerProber::replayPosition(
   co_return replayedFromPatroniJson(*j);
 }
 
+asio::awaitable<std::map<std::string, std::string>> HttpPeerProber::confirmFailsafe(
+    std::map<std::string, std::string> members, json body, std::chrono::milliseconds timeout) {
+  std::map<std::string, std::string> failures;
+  if (members.empty())
+    co_return failures;
+  auto ex = co_await asio::this_coro::executor;
+  api::HttpClient client(credentials_, timeout);
+  // All members at once, like probe(): the confirmations must come back well within ttl.
+  auto one = [&client, &body](std::string url) -> asio::awaitable<std::string> {
+    if (url.empty())
+      co_return "no REST API address in the failsafe key";
+    auto r = co_await client.request("POST", url + "/failsafe", body);
+    if (!r)
+      co_return r.message();
+    if (r->status != 200) {
+      std::string text = r->body.substr(0, 200);
+      co_return "answered " + std::to_string(r->status) + (text.empty() ? "" : ": " + text);
+    }
+    co_return std::string();
+  };
+  std::vector<std::string> names;
+  using Op = decltype(asio::co_spawn(ex, one(std::string()), asio::deferred));
+  std::vector<Op> ops;
+  for (const auto& [name, url] : members) {
+    names.push_back(name);
+    ops.push_back(asio::co_spawn(ex, one(url), asio::deferred));
+  }
+  auto [order, errors, results] =
+      co_await asio::experimental::make_parallel_group(std::move(ops))
+          .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (errors[i]) {
+      failures[names[i]] = "the request failed";
+    } else if (!results[i].empty()) {
+      failures[names[i]] = results[i];
+    }
+  }
+  co_return failures;
+}
+
 }  // namespace keel::ha

@@ -70,6 +70,11 @@ class FakeBackend : public Backend {
     calls.push_back(paused ? "pause" : "resume");
     co_return next;
   }
+  boost::asio::awaitable<OpResult> failsafe(nlohmann::json body) override {
+    calls.push_back("failsafe");
+    last_config = body;
+    co_return next;
+  }
 };
 
 inline constexpr double kNow = 1'700'000'000.0;

@@ -320,5 +320,50 @@ TEST(Credentials, RoundTrip) {
   EXPECT_FALSE(authorizationMatches("", {"", ""}));
 }
 
+// POST /failsafe: a primary whose DCS is out of reach asks to be confirmed. The body names the
+// primary; the member's answer (Accepted, 503 when failsafe_mode is off, 409 when it runs as
+// primary) comes from the agent.
+TEST_F(OperationsTest, FailsafeConfirmationsNeedTheLeadersName) {
+  backend.snap = replicaSnapshot();
+  backend.next = {OpResult::Status::ok, "Accepted"};
+  auto r = post("/failsafe", R"({"name":"node1","api_url":"http://127.0.0.1:8008"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "Accepted");
+  ASSERT_EQ(backend.calls, std::vector<std::string>{"failsafe"});
+  EXPECT_EQ(backend.last_config.value("name", ""), "node1");
+
+  backend.calls.clear();
+  for (const char* bad : {R"({})", R"({"name":""})", R"({"name":7})",
+                          R"({"name":"node1","api_url":5})", R"([1])", "not json"}) {
+    SCOPED_TRACE(bad);
+    auto b = post("/failsafe", bad);
+    EXPECT_EQ(b.status, 400);
+    EXPECT_NE(b.body.find("\"name\""), std::string::npos) << b.body;
+  }
+  EXPECT_TRUE(backend.calls.empty()) << "a bad body reached the agent";
+
+  backend.next = {OpResult::Status::unavailable, "Failsafe mode is disabled on node2"};
+  EXPECT_EQ(post("/failsafe", R"({"name":"node1"})").status, 503);
+  backend.next = {OpResult::Status::conflict, "Running as a leader"};
+  EXPECT_EQ(post("/failsafe", R"({"name":"node1"})").status, 409);
+}
+
+TEST_F(OperationsTest, FailsafeKeyIsServedWhileTheModeIsOn) {
+  auto off = call(router, request("GET", "/failsafe"));
+  EXPECT_EQ(off.status, 503);
+  EXPECT_NE(off.body.find("Failsafe mode is disabled"), std::string::npos) << off.body;
+  backend.snap.failsafe_mode = true;
+  auto unwritten = call(router, request("GET", "/failsafe"));
+  EXPECT_EQ(unwritten.status, 503);
+  EXPECT_NE(unwritten.body.find("not written"), std::string::npos) << unwritten.body;
+  backend.snap.failsafe =
+      json{{"node1", "http://127.0.0.1:8008"}, {"node2", "http://127.0.0.1:8009"}};
+  auto on = call(router, request("GET", "/failsafe"));
+  EXPECT_EQ(on.status, 200);
+  EXPECT_EQ(json::parse(on.body), *backend.snap.failsafe);
+  auto del = call(router, request("DELETE", "/failsafe"));
+  EXPECT_EQ(del.status, 405);
+}
+
 }  // namespace
 }  // namespace keel::api

@@ -1,0 +1,119 @@
+// failsafe_mode: the decision rules (a member keeps its promise to a primary and only members of
+// the failsafe key take the lock; a primary the members vouch for is not fenced). The lease
+// keeper's side is in lease_keeper_test.cc.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "unit/ha/scenario.h"
+
+namespace keel::ha {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace keel::ha::testing;
+using namespace std::chrono_literals;
+
+// No leader key; a, b, c run as replicas and b (the local member) holds the most WAL.
+Scenario leaderless() {
+  Scenario s;
+  s.view.leader.reset();
+  for (auto [name, w] : {std::pair{"a", 100}, {"b", 300}, {"c", 200}}) {
+    s.member(replicaRecord(name, w));
+    if (std::string(name) != "b")
+      s.peers.push_back(peer(name, w));
+  }
+  s.local.wal_position = wal(300);
+  return s;
+}
+
+TEST(FailsafeDecisionTest, AMemberKeepsItsPromiseToThePrimaryUntilItRunsOut) {
+  Scenario s = leaderless();
+  ASSERT_EQ(s.decide().action, Action::acquire_leader) << s.decide().reason;
+  s.local.failsafe_holdoff = LocalState::FailsafeHoldoff{"a", kNow + 1ms};
+  Decision d = s.decide();
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  EXPECT_THAT(d.reason, HasSubstr("leader a asked this member"));
+  EXPECT_THAT(d.reason, HasSubstr("1 ms left"));
+  s.now = kNow + 1ms;  // the promise ends exactly ttl after the answer
+  s.local.last_renewal_sent = s.now - 100ms;
+  EXPECT_EQ(s.decide().action, Action::acquire_leader) << s.decide().reason;
+}
+
+TEST(FailsafeDecisionTest, OnlyMembersOfTheFailsafeKeyTakeTheLock) {
+  Scenario s = leaderless();
+  s.view.failsafe = std::map<std::string, std::string>{{"a", "http://a"}, {"c", "http://c"}};
+  Decision d = s.decide();
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  EXPECT_THAT(d.reason, HasSubstr("not named by the failsafe key (a, c)"));
+  (*s.view.failsafe)["b"] = "http://b";
+  EXPECT_EQ(s.decide().action, Action::acquire_leader) << s.decide().reason;
+  // The adopt-existing-data bootstrap goes through the same rule.
+  Scenario boot = leaderless();
+  boot.view.initialize.reset();
+  boot.view.failsafe = std::map<std::string, std::string>{{"a", "http://a"}};
+  d = boot.decide();
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  EXPECT_THAT(d.reason, HasSubstr("failsafe key"));
+}
+
+TEST(FailsafeDecisionTest, FailoverCandidatesKeepThePromiseButAHandoverByThatPrimaryIsTaken) {
+  Scenario s = leaderless();
+  s.local.failsafe_holdoff = LocalState::FailsafeHoldoff{"a", kNow + 500ms};
+  s.view.failover = FailoverRequest{};
+  s.view.failover->candidate = "b";
+  s.view.failover->requested_at = kEpoch;
+  Decision d = s.decide();  // a manual failover (no leader named) to b
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  EXPECT_THAT(d.reason, HasSubstr("chosen as failover candidate, but leader a asked"));
+  s.view.failover->leader = "a";  // a switchover a itself requested: a stopped first
+  d = s.decide();
+  EXPECT_EQ(d.action, Action::acquire_leader) << d.reason;
+  s.view.failover->leader = "c";  // somebody else's handover does not release the promise
+  d = s.decide();
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  s.local.failsafe_holdoff.reset();
+  s.view.failsafe = std::map<std::string, std::string>{{"a", "http://a"}};
+  d = s.decide();
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  EXPECT_THAT(d.reason, HasSubstr("not named by the failsafe key"));
+}
+
+TEST(FailsafeDecisionTest, APrimaryVouchedForByEveryMemberIsNotFencedUntilTheirWordRunsOut) {
+  Scenario s;
+  s.localIsRunningPrimary().leaderIs("b");
+  s.member(primaryRecord("b", 1000));
+  // The lease can no longer be vouched for (renewals failed for ttl - margin).
+  s.local.last_renewal_sent = kNow - kTtl;
+  Decision d = s.decide();
+  ASSERT_EQ(d.action, Action::fence) << d.reason;
+  s.local.failsafe_until = kNow + 200ms;
+  d = s.decide();
+  EXPECT_NE(d.action, Action::fence) << d.reason;
+  EXPECT_NE(d.action, Action::demote) << d.reason;
+  s.now = kNow + 200ms;
+  d = s.decide();
+  EXPECT_EQ(d.action, Action::fence) << d.reason;
+  EXPECT_THAT(d.reason, HasSubstr("failsafe_mode"));
+
+  // The old lease expired in the DCS and took the leader key with it; a new lease is granted.
+  // The primary, still vouched for, takes the lock again rather than demoting.
+  Scenario again = leaderless();
+  again.localIsRunningPrimary();
+  again.view.members["b"] = primaryRecord("b", 300);
+  again.view.failsafe = std::map<std::string, std::string>{{"a", "x"}, {"b", "y"}, {"c", "z"}};
+  again.local.failsafe_until = kNow + 1s;
+  d = again.decide();
+  EXPECT_EQ(d.action, Action::acquire_leader) << d.reason;
+  // Between the old lease's end and the new grant it waits, still writable.
+  again.local.lease = 0;
+  again.local.last_renewal_sent.reset();
+  d = again.decide();
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  again.local.failsafe_until.reset();
+  d = again.decide();
+  EXPECT_EQ(d.action, Action::fence) << d.reason;
+}
+
+}  // namespace
+}  // namespace keel::ha
