@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "common/wal_position.h"
@@ -181,6 +182,106 @@ TEST_F(HaClusterTest, SynchronousModeFailsOverToTheSynchronousStandbyOnly) {
         return c && syncStandbyOf(*c).empty() && n.ok && n.scalar().empty();
       },
       30s));
+}
+
+std::set<std::string> quorumStandbysOf(const json& cluster) {
+  std::set<std::string> out;
+  for (const auto& m : cluster.value("members", json::array())) {
+    if (m.value("role", "") == "quorum_standby")
+      out.insert(m.value("name", ""));
+  }
+  return out;
+}
+
+// Quorum mode: a commit waits for any one of the two standbys, so after losing the leader a
+// standby may only be promoted once it sees both voters (one of them holds every acknowledged
+// commit). With the leader dead and the other standby's agent frozen (its REST API silent; its
+// etcd member keeps the DCS quorum), the survivor waits; when the frozen agent resumes, one of
+// them is promoted.
+TEST_F(HaClusterTest, QuorumModePromotesOnlyAStandbyThatSeesEnoughVoters) {
+  KeelCluster& kc = cluster();
+  const std::string leader = kc.leader();
+  ASSERT_FALSE(leader.empty());
+  struct SyncOff {
+    KeelCluster& kc;
+    ~SyncOff() {
+      for (const auto& n : kc.names()) {
+        auto r = kc.api(n, "PATCH", "/config", {{"synchronous_mode", nullptr}});
+        if (r && r->status == 200)
+          break;
+      }
+    }
+  } sync_off{kc};
+  auto on = kc.api(leader, "PATCH", "/config", {{"synchronous_mode", "quorum"}});
+  ASSERT_TRUE(on) << on.message();
+  ASSERT_EQ(on->status, 200) << on->body;
+
+  std::set<std::string> voters;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto c = kc.cluster(leader);
+        voters = c ? quorumStandbysOf(*c) : std::set<std::string>{};
+        return voters.size() == 2;
+      },
+      30s))
+      << "not both replicas are quorum standbys: " << kc.logTails(20);
+  const std::string lost = *voters.begin(), survivor = *voters.rbegin();
+  auto names = kc.exec(leader, "SHOW synchronous_standby_names");
+  ASSERT_TRUE(names.ok) << names.error;
+  EXPECT_EQ(names.scalar(), "ANY 1 (\"" + lost + "\",\"" + survivor + "\")");
+  EXPECT_EQ(status(kc, survivor, "/quorum"), 200);
+  EXPECT_EQ(status(kc, survivor, "/read-only-quorum"), 200);
+  EXPECT_EQ(status(kc, leader, "/read-only-quorum"), 200);
+  EXPECT_EQ(status(kc, survivor, "/sync"), 503);
+  EXPECT_EQ(status(kc, survivor, "/async"), 503);
+  auto setup = kc.exec(leader,
+                       "DROP TABLE IF EXISTS quorumfo; CREATE TABLE quorumfo(id int); "
+                       "INSERT INTO quorumfo VALUES (1)");
+  ASSERT_TRUE(setup.ok) << setup.error;
+
+  // The leader dies while the other voter's agent is frozen.
+  std::size_t log_offset = fileSize(kc.node(survivor).log_path);
+  pid_t leader_pm = kc.postmasterPid(leader);
+  pid_t lost_agent = kc.agentPid(lost);
+  ASSERT_GT(lost_agent, 0);
+  ASSERT_EQ(kill(lost_agent, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { kill(pid, SIGCONT); }
+  } resume{lost_agent};
+  ASSERT_TRUE(kc.killAgent(leader, SIGKILL));
+  if (leader_pm > 0)
+    kill(leader_pm, SIGKILL);
+  // Five times the ttl: the survivor sees one voter of the two it needs and is not promoted.
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    EXPECT_EQ(kc.writablePrimaries(), 0) << "a member was promoted without a quorum";
+    std::this_thread::sleep_for(250ms);
+  }
+  auto log = readFrom(kc.node(survivor).log_path, log_offset);
+  EXPECT_NE(log.find("sees 1 of the 2 synchronous standbys needed"), std::string::npos) << log;
+
+  // The frozen voter resumes: with both voters seen, one of them is promoted.
+  ASSERT_EQ(kill(lost_agent, SIGCONT), 0);
+  std::string new_leader;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        new_leader = kc.leader();
+        return !new_leader.empty() && new_leader != leader;
+      },
+      60s, 200ms))
+      << "no new leader once both voters were back: " << kc.logTails(20);
+  EXPECT_TRUE(new_leader == lost || new_leader == survivor) << new_leader;
+  auto h = history(new_leader);
+  ASSERT_TRUE(h.is_array() && !h.empty()) << h.dump();
+  ASSERT_TRUE(h.back().is_array() && h.back().size() >= 6) << h.back().dump();
+  EXPECT_EQ(h.back()[5].value("replication", ""), "synchronous") << h.back().dump();
+  auto count = kc.execConninfo(kc.readWriteConninfo(5), "SELECT count(*) FROM quorumfo");
+  ASSERT_TRUE(count.ok) << count.error;
+  EXPECT_EQ(count.scalar(), "1");
+  kc.restartDeadAgents();
+  std::string why;
+  EXPECT_TRUE(kc.waitHealthy(90s, &why)) << why;
 }
 
 }  // namespace
