@@ -20,7 +20,8 @@ constexpr std::string_view kReinitializeShape =
     "a JSON object with optional field \"force\" (boolean)";
 constexpr std::string_view kFailsafeShape =
     "a JSON object with field \"name\" (string, the primary's member name) and optional "
-    "\"api_url\" and \"conn_url\" (strings)";
+    "\"member\", \"scope\", \"api_url\", \"conn_url\" (strings) and \"ttl_ms\" (a whole "
+    "number of milliseconds)";
 constexpr std::string_view kConfigShape =
     "a JSON object holding dynamic configuration keys (for example {\"ttl\": 30})";
 
@@ -222,7 +223,14 @@ asio::awaitable<HttpResponse> postFailsafe(Backend& backend, HttpRequest request
   if (!body) {
     co_return badRequest(body);
   }
-  for (const char* field : {"name", "api_url", "conn_url"}) {
+  if (auto t = body->find("ttl_ms");
+      t != body->end() && !t->is_null() && !(t->is_number_integer() && t->get<long long>() >= 0)) {
+    co_return textResponse(400,
+                           "failsafe: \"ttl_ms\" must be a whole number of milliseconds "
+                           ">= 0, got " +
+                               jsonTypeName(*t) + "; expected " + std::string(kFailsafeShape));
+  }
+  for (const char* field : {"name", "member", "scope", "api_url", "conn_url"}) {
     auto value = optionalString(*body, field, kFailsafeShape);
     if (!value) {
       co_return badRequest(value);

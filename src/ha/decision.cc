@@ -30,6 +30,12 @@ std::optional<std::string> failsafeBlocker(const DecisionInput& in) {
   if (l.failsafe_holdoff && in.now < l.failsafe_holdoff->until) {
     auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(l.failsafe_holdoff->until - in.now);
+    if (l.failsafe_holdoff->leader.empty()) {
+      return "this agent started less than ttl ago and a failsafe key exists: its previous run "
+             "may have confirmed a primary over the peer API (failsafe_mode), a promise not to "
+             "take the lock for ttl (" +
+             std::to_string(left.count()) + " ms left)";
+    }
     return "leader " + l.failsafe_holdoff->leader +
            " asked this member over the peer API to confirm that it still runs as primary "
            "(failsafe_mode, the DCS being out of its reach); this member promised not to take "
@@ -43,7 +49,8 @@ std::optional<std::string> failsafeBlocker(const DecisionInput& in) {
     return "not named by the failsafe key (" + (listed.empty() ? "nobody" : listed) +
            "): under failsafe_mode only the members the leader last listed may take the lock; "
            "it lists the members the leader saw, so a member that joined since waits for a "
-           "leader to list it (if the listed members are gone for good, delete the key " +
+           "leader to list it (if the listed members are gone for good, first make sure no "
+           "PostgreSQL of theirs runs as a primary, then delete the key " +
            std::string(keys::kFailsafe) + " under the cluster's DCS prefix)";
   }
   return std::nullopt;
@@ -290,8 +297,10 @@ Decision decideWithoutLeader(const DecisionInput& in) {
       // lock; a failover's candidate must satisfy synchronous replication like any other.
       // A switchover's candidate may take the lock its leader hands over even while it
       // promised that leader not to; other promises, and the failsafe key, hold for both.
-      bool handed_over_by_holdoff_leader =
-          !f.leader.empty() && l.failsafe_holdoff && l.failsafe_holdoff->leader == f.leader;
+      // Only once that leader stopped (final_lsn is written after its PostgreSQL stopped).
+      bool handed_over_by_holdoff_leader = !f.leader.empty() && !f.final_lsn.empty() &&
+                                           l.failsafe_holdoff &&
+                                           l.failsafe_holdoff->leader == f.leader;
       if (!handed_over_by_holdoff_leader) {
         if (auto blocker = failsafeBlocker(in))
           return make(Action::none, "chosen as failover candidate, but " + *blocker);

@@ -47,11 +47,17 @@ asio::awaitable<void> HaLoop::manageFailsafeKey(const ClusterView& view) {
     std::erase_if(failsafe_absent_since_, [&](const auto& entry) {
       return !view.failsafe || !view.failsafe->count(entry.first);
     });
-    if (view.failsafe && *view.failsafe == wanted)
+    if (view.failsafe && *view.failsafe == wanted) {
+      failsafe_pending_.clear();  // the key holds exactly what this leader last wrote
       co_return;
+    }
     json doc = json::object();
     for (const auto& [name, url] : wanted)
       doc[name] = url;
+    // Until a read shows what the key holds, the DCS may hold this list or the last one read:
+    // the confirmations ask the members of both (confirmFailsafe).
+    for (const auto& [name, url] : wanted)
+      failsafe_pending_[name] = url;
     t.success.push_back(dcs::Operation::put(fkey, doc.dump()));
     auto r = co_await dcs_.txn(t);
     if (!r) {
@@ -61,6 +67,7 @@ asio::awaitable<void> HaLoop::manageFailsafeKey(const ClusterView& view) {
     }
     co_return;
   }
+  failsafe_pending_.clear();
   if (!view.failsafe && view.failsafe_mod_revision == 0)
     co_return;
   t.success.push_back(dcs::Operation::del(fkey));
@@ -79,15 +86,24 @@ asio::awaitable<bool> HaLoop::confirmFailsafe() {
   if (!view || !failsafeModeEnabled(*view, config_->ha.failsafe_mode)) {
     co_return false;
   }
-  if (!view->failsafe || !view->failsafe->count(config_->name)) {
+  std::map<std::string, std::string> listed;
+  if (view->failsafe)
+    listed = *view->failsafe;
+  for (const auto& [name, url] : failsafe_pending_)
+    listed.emplace(name, url);
+  if (!listed.count(config_->name)) {
     outcome =
         "failsafe_mode is on but the failsafe key was not written with this member in it before "
         "the DCS went out of reach: nobody can vouch for this primary";
   } else {
-    std::map<std::string, std::string> others = *view->failsafe;
+    std::map<std::string, std::string> others = std::move(listed);
     others.erase(config_->name);
+    // The prober adds "member" (whom each request is for); ttl_ms lets a member with a shorter
+    // ttl of its own promise long enough for this primary's deadline.
     json body{
         {"name", config_->name},
+        {"scope", config_->scope},
+        {"ttl_ms", config_->ha.ttl.count()},
         {"api_url", "http://" + config_->restapi.connect_address.str()},
         {"conn_url", "postgres://" + config_->postgresql.connect_address.str() + "/postgres"}};
     // Within one round of LeaseKeeper::runFailsafe (ttl/8), so a member that does not answer
@@ -137,6 +153,36 @@ api::OpResult HaLoop::acceptFailsafe(const json& body) {
   if (leader == config_->name) {
     return {Status::conflict, "failsafe: " + leader + " is this member"};
   }
+  // A request meant for another member, or another cluster (a reused address): not ours to
+  // confirm.
+  if (auto m = body.find("member");
+      m != body.end() && m->is_string() && m->get<std::string>() != config_->name) {
+    return {Status::conflict, "failsafe: the request is for member " + m->get<std::string>() +
+                                  ", this is " + config_->name};
+  }
+  if (auto sc = body.find("scope");
+      sc != body.end() && sc->is_string() && sc->get<std::string>() != config_->scope) {
+    return {Status::conflict, "failsafe: the request is for cluster " + sc->get<std::string>() +
+                                  ", this member belongs to " + config_->scope};
+  }
+  // Another member holds the lock by this member's view: the asker is no primary of ours.
+  if (view->leader && view->leader->name != leader) {
+    return {Status::conflict,
+            "failsafe: " + view->leader->name + " holds the leader lock, not " + leader};
+  }
+  // The asker handed this member a switchover and stopped: confirming it now would let it
+  // write on (after an aborted switchover) while this member takes the lock it handed over.
+  if (view->failover && view->failover->leader == leader &&
+      view->failover->candidate == config_->name && !view->failover->final_lsn.empty()) {
+    return {Status::conflict,
+            "failsafe: " + leader + " is handing its lock to " + config_->name + " (switchover)"};
+  }
+  auto promise = config_->ha.ttl;
+  if (auto t = body.find("ttl_ms"); t != body.end() && t->is_number_integer()) {
+    // Bounded: a promise of more than an hour is a mistake, not a configuration.
+    auto asked = std::chrono::milliseconds(std::clamp<long long>(t->get<long long>(), 0, 3600000));
+    promise = std::max(promise, asked);
+  }
   {
     std::lock_guard lock(mu_);
     if (last_obs_.status && !last_obs_.status->in_recovery) {
@@ -153,13 +199,13 @@ api::OpResult HaLoop::acceptFailsafe(const json& body) {
                                     leader};
     }
     auto now = clock_.now();
-    auto until = now + config_->ha.ttl;
+    auto until = now + promise;
     if (!failsafe_holdoff_ || failsafe_holdoff_->leader != leader ||
         now >= failsafe_holdoff_->until) {
       spdlog::warn(
           "failsafe: {} asked to be confirmed as primary (its DCS is out of reach); not taking "
           "the leader lock for {} ms",
-          leader, config_->ha.ttl.count());
+          leader, promise.count());
     }
     // A promise made earlier (to whichever primary) is kept to its end.
     if (failsafe_holdoff_ && failsafe_holdoff_->until > until)

@@ -23,7 +23,8 @@ HaLoop::HaLoop(std::shared_ptr<const Config> config, dcs::Dcs& dcs, pg::Postgres
       prober_(prober),
       clock_(clock),
       lease_(dcs, clock, config_->ha.ttl, config_->ha.fence_margin,
-             [this](std::string why) { fenceNow(why); }) {
+             [this](std::string why) { fenceNow(why); }),
+      started_at_(clock.now()) {
   lease_.setFailsafe([this] { return confirmFailsafe(); });
 }
 
@@ -261,6 +262,13 @@ LocalState HaLoop::localState(const LocalObservation& obs) const {
   return l;
 }
 
+std::optional<LocalState::FailsafeHoldoff> HaLoop::startupHoldoff() const {
+  auto until = started_at_ + config_->ha.ttl;
+  if (clock_.now() >= until)
+    return std::nullopt;
+  return LocalState::FailsafeHoldoff{"", until};
+}
+
 void HaLoop::markPrimary() {
   primary_lease_ = lease_.state().lease;
   lease_.servingUnderCurrentLease();
@@ -306,6 +314,13 @@ asio::awaitable<void> HaLoop::cycle() {
     unresponsive_since_.reset();
   }
   LocalState local = localState(obs);
+  // A promise made by this agent's previous run (POST /failsafe answered, then the agent
+  // restarted) is not remembered: while a failsafe key exists, a freshly started agent keeps it
+  // for ttl from its start, which covers every promise made before.
+  if (view->failsafe && !local.failsafe_holdoff) {
+    if (auto fresh = startupHoldoff())
+      local.failsafe_holdoff = fresh;
+  }
   if (view->leader && view->leader->name == config_->name && !obs.running) {
     if (!primary_down_since_)
       primary_down_since_ = clock_.now();
@@ -381,12 +396,19 @@ asio::awaitable<void> HaLoop::cycle() {
     // probed the peers must still hold this member back.
     if (d.action == Action::acquire_leader || d.action == Action::bootstrap) {
       std::lock_guard lock(mu_);
-      if (failsafe_holdoff_ && clock_.now() < failsafe_holdoff_->until &&
-          !(view->failover && view->failover->leader == failsafe_holdoff_->leader)) {
-        spdlog::warn(
-            "not taking the leader lock: {} asked this member to confirm it as primary "
-            "a moment ago (failsafe_mode)",
-            failsafe_holdoff_->leader);
+      auto promise = failsafe_holdoff_;
+      if (!promise && view->failsafe)
+        promise = startupHoldoff();
+      if (promise && clock_.now() < promise->until &&
+          !(view->failover && !promise->leader.empty() && !view->failover->final_lsn.empty() &&
+            view->failover->leader == promise->leader)) {
+        spdlog::warn("not taking the leader lock: {} (failsafe_mode)",
+                     promise->leader.empty()
+                         ? std::string("this agent started less than ttl ago and may have "
+                                       "confirmed a primary before")
+                         : promise->leader +
+                               " asked this member to confirm it as primary a "
+                               "moment ago");
         co_return;
       }
       claiming_ = true;

@@ -195,6 +195,10 @@ class HaLoop {
   // Since when PostgreSQL has not been running while this member holds the leader key.
   std::optional<SteadyTime> primary_down_since_;
   void markPrimary();
+  // Until ttl after this agent started: the promise its previous run may have made (see
+  // cycle()); nullopt past that.
+  std::optional<LocalState::FailsafeHoldoff> startupHoldoff() const;
+  const SteadyTime started_at_;
   std::string last_reason_;
   std::string last_seen_leader_;  // for history: who led before a change
   std::optional<HistoryRecord> pending_history_;
@@ -240,6 +244,9 @@ class HaLoop {
   std::string last_failsafe_outcome_;  // last logged result of confirmFailsafe (control thread)
   // Members of the failsafe key without a member record, and since when (control thread).
   std::map<std::string, SteadyTime> failsafe_absent_since_;
+  // Members of failsafe lists this leader wrote since it last read the key back (control
+  // thread): the key may hold any of them, so confirmFailsafe asks them too.
+  std::map<std::string, std::string> failsafe_pending_;
 
   mutable std::mutex mu_;  // guards the fields below, read by snapshot() from other threads
   std::optional<ClusterView> view_;

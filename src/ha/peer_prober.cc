@@ -125,24 +125,30 @@ asio::awaitable<std::map<std::string, std::string>> HttpPeerProber::confirmFails
   auto ex = co_await asio::this_coro::executor;
   api::HttpClient client(credentials_, timeout);
   // All members at once, like probe(): the confirmations must come back well within ttl.
-  auto one = [&client, &body](std::string url) -> asio::awaitable<std::string> {
+  auto one = [&client, &body](std::string name, std::string url) -> asio::awaitable<std::string> {
     if (url.empty())
       co_return "no REST API address in the failsafe key";
-    auto r = co_await client.request("POST", url + "/failsafe", body);
+    json mine = body;
+    mine["member"] = name;  // the member refuses a request meant for another
+    std::string target = url + "/failsafe";
+    auto r = co_await client.request("POST", target, mine);
     if (!r)
       co_return r.message();
+    std::string why;
     if (r->status != 200) {
-      std::string text = r->body.substr(0, 200);
-      co_return "answered " + std::to_string(r->status) + (text.empty() ? "" : ": " + text);
+      why = "answered " + std::to_string(r->status);
+      if (!r->body.empty())
+        why += ": " + r->body.substr(0, 200);
     }
-    co_return std::string();
+    co_return why;
   };
+
   std::vector<std::string> names;
-  using Op = decltype(asio::co_spawn(ex, one(std::string()), asio::deferred));
+  using Op = decltype(asio::co_spawn(ex, one(std::string(), std::string()), asio::deferred));
   std::vector<Op> ops;
   for (const auto& [name, url] : members) {
     names.push_back(name);
-    ops.push_back(asio::co_spawn(ex, one(url), asio::deferred));
+    ops.push_back(asio::co_spawn(ex, one(name, url), asio::deferred));
   }
   auto [order, errors, results] =
       co_await asio::experimental::make_parallel_group(std::move(ops))

@@ -333,8 +333,10 @@ TEST_F(OperationsTest, FailsafeConfirmationsNeedTheLeadersName) {
   EXPECT_EQ(backend.last_config.value("name", ""), "node1");
 
   backend.calls.clear();
-  for (const char* bad : {R"({})", R"({"name":""})", R"({"name":7})",
-                          R"({"name":"node1","api_url":5})", R"([1])", "not json"}) {
+  for (const char* bad :
+       {R"({})", R"({"name":""})", R"({"name":7})", R"({"name":"node1","api_url":5})",
+        R"({"name":"node1","member":[]})", R"({"name":"node1","ttl_ms":-1})",
+        R"({"name":"node1","ttl_ms":"2s"})", R"([1])", "not json"}) {
     SCOPED_TRACE(bad);
     auto b = post("/failsafe", bad);
     EXPECT_EQ(b.status, 400);

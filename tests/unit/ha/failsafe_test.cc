@@ -40,6 +40,23 @@ TEST(FailsafeDecisionTest, AMemberKeepsItsPromiseToThePrimaryUntilItRunsOut) {
   EXPECT_EQ(s.decide().action, Action::acquire_leader) << s.decide().reason;
 }
 
+// A restarted agent does not remember what its previous run promised; HaLoop gives it a promise
+// to nobody in particular for ttl from its start (while a failsafe key exists).
+TEST(FailsafeDecisionTest, AFreshlyStartedAgentWaitsOutPromisesItMayHaveMade) {
+  Scenario s = leaderless();
+  s.view.failsafe = std::map<std::string, std::string>{{"a", "x"}, {"b", "y"}, {"c", "z"}};
+  s.local.failsafe_holdoff = LocalState::FailsafeHoldoff{"", kNow + 300ms};
+  Decision d = s.decide();
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  EXPECT_THAT(d.reason, HasSubstr("started less than ttl ago"));
+  s.view.failover = FailoverRequest{};
+  s.view.failover->candidate = "b";
+  s.view.failover->leader = "a";
+  s.view.failover->requested_at = kEpoch;
+  d = s.decide();
+  EXPECT_EQ(d.action, Action::none) << "a handover is no exception to an unknown promise";
+}
+
 TEST(FailsafeDecisionTest, OnlyMembersOfTheFailsafeKeyTakeTheLock) {
   Scenario s = leaderless();
   s.view.failsafe = std::map<std::string, std::string>{{"a", "http://a"}, {"c", "http://c"}};
@@ -66,7 +83,10 @@ TEST(FailsafeDecisionTest, FailoverCandidatesKeepThePromiseButAHandoverByThatPri
   Decision d = s.decide();  // a manual failover (no leader named) to b
   EXPECT_EQ(d.action, Action::none) << d.reason;
   EXPECT_THAT(d.reason, HasSubstr("chosen as failover candidate, but leader a asked"));
-  s.view.failover->leader = "a";  // a switchover a itself requested: a stopped first
+  s.view.failover->leader = "a";  // a switchover a itself requested, a not yet stopped
+  d = s.decide();
+  EXPECT_EQ(d.action, Action::none) << d.reason;
+  s.view.failover->final_lsn = "0/3000000";  // a stopped (it writes final_lsn after)
   d = s.decide();
   EXPECT_EQ(d.action, Action::acquire_leader) << d.reason;
   s.view.failover->leader = "c";  // somebody else's handover does not release the promise
