@@ -233,10 +233,13 @@ class Host:
             return None
         return next((pid for pid in children(agent) if comm(pid) == "etcd"), None)
 
-    def api(self, path, timeout=1.0):
+    def api(self, path, timeout=1.0, method="GET", body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://{self.address}:{API_PORT}{path}", data=data,
+                                     method=method,
+                                     headers={"Content-Type": "application/json"} if data else {})
         try:
-            with urllib.request.urlopen(f"http://{self.address}:{API_PORT}{path}",
-                                        timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
                 return json.loads(r.read())
         except Exception:  # noqa: BLE001 - any failure means "no answer"
             return None
@@ -350,6 +353,22 @@ class Cluster:
                 return None
             time.sleep(0.5)
         return why
+
+    def enable_failsafe(self, timeout=30):
+        """failsafe_mode on in the dynamic configuration; returns once every host sees all the
+        hosts in the failsafe key."""
+        leader = self.leader()
+        if not leader or leader.api("/config", method="PATCH", body={"failsafe_mode": True}) is None:
+            raise HarnessError("cannot turn failsafe_mode on through the leader's REST API")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            # Every host must have read the mode and the key (one that has not refuses to
+            # confirm the primary).
+            lists = [h.api("/failsafe") for h in self.hosts]
+            if all(isinstance(x, dict) and len(x) == len(self.hosts) for x in lists):
+                return
+            time.sleep(0.5)
+        raise HarnessError(f"the leader did not list every host in the failsafe key within {timeout} s")
 
     def leader(self):
         """The host a majority of the answering hosts name as leader (None without one)."""
