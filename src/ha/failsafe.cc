@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ha/failsafe_rules.h"
 #include "ha/ha_loop.h"
 
 namespace keel::ha {
@@ -139,80 +140,42 @@ asio::awaitable<bool> HaLoop::confirmFailsafe() {
 
 api::OpResult HaLoop::acceptFailsafe(const json& body) {
   using Status = api::OpResult::Status;
-  if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
-      body["name"].get<std::string>().empty()) {
-    return {Status::bad_request,
-            "failsafe: expected a JSON object with \"name\" (the primary's member name)"};
-  }
-  std::string leader = body["name"].get<std::string>();
   std::optional<ClusterView> view = lastView();
-  if (!view || !failsafeModeEnabled(*view, config_->ha.failsafe_mode)) {
-    return {Status::unavailable, "Failsafe mode is disabled on " + config_->name +
-                                     " (failsafe_mode in the dynamic configuration)"};
+  std::lock_guard lock(mu_);
+  FailsafeRequestInput in{
+      .body = body,
+      .self = config_->name,
+      .scope = config_->scope,
+      .ttl = config_->ha.ttl,
+      .view = view,
+      .failsafe_mode = view && failsafeModeEnabled(*view, config_->ha.failsafe_mode),
+      .running_as_primary = last_obs_.status && !last_obs_.status->in_recovery,
+      .claiming = claiming_};
+  FailsafeAnswer a = answerFailsafe(in);
+  switch (a.kind) {
+    case FailsafeAnswer::Kind::bad_request:
+      return {Status::bad_request, a.message};
+    case FailsafeAnswer::Kind::disabled:
+      return {Status::unavailable, a.message};
+    case FailsafeAnswer::Kind::conflict:
+      return {Status::conflict, a.message};
+    case FailsafeAnswer::Kind::accept:
+      break;
   }
-  if (leader == config_->name) {
-    return {Status::conflict, "failsafe: " + leader + " is this member"};
+  auto now = clock_.now();
+  auto until = now + a.promise;
+  if (!failsafe_holdoff_ || failsafe_holdoff_->leader != a.leader ||
+      now >= failsafe_holdoff_->until) {
+    spdlog::warn(
+        "failsafe: {} asked to be confirmed as primary (its DCS is out of reach); not taking "
+        "the leader lock for {} ms",
+        a.leader, a.promise.count());
   }
-  // A request meant for another member, or another cluster (a reused address): not ours to
-  // confirm.
-  if (auto m = body.find("member");
-      m != body.end() && m->is_string() && m->get<std::string>() != config_->name) {
-    return {Status::conflict, "failsafe: the request is for member " + m->get<std::string>() +
-                                  ", this is " + config_->name};
-  }
-  if (auto sc = body.find("scope");
-      sc != body.end() && sc->is_string() && sc->get<std::string>() != config_->scope) {
-    return {Status::conflict, "failsafe: the request is for cluster " + sc->get<std::string>() +
-                                  ", this member belongs to " + config_->scope};
-  }
-  // Another member holds the lock by this member's view: the asker is no primary of ours.
-  if (view->leader && view->leader->name != leader) {
-    return {Status::conflict,
-            "failsafe: " + view->leader->name + " holds the leader lock, not " + leader};
-  }
-  // The asker handed this member a switchover and stopped: confirming it now would let it
-  // write on (after an aborted switchover) while this member takes the lock it handed over.
-  if (view->failover && view->failover->leader == leader &&
-      view->failover->candidate == config_->name && !view->failover->final_lsn.empty()) {
-    return {Status::conflict,
-            "failsafe: " + leader + " is handing its lock to " + config_->name + " (switchover)"};
-  }
-  auto promise = config_->ha.ttl;
-  if (auto t = body.find("ttl_ms"); t != body.end() && t->is_number_integer()) {
-    // Bounded: a promise of more than an hour is a mistake, not a configuration.
-    auto asked = std::chrono::milliseconds(std::clamp<long long>(t->get<long long>(), 0, 3600000));
-    promise = std::max(promise, asked);
-  }
-  {
-    std::lock_guard lock(mu_);
-    if (last_obs_.status && !last_obs_.status->in_recovery) {
-      return {Status::conflict, "Running as a leader: " + config_->name +
-                                    " runs PostgreSQL as a primary, so it cannot vouch for " +
-                                    leader};
-    }
-    // Holding the lock, or on the way to take it (the cycle checked the promise and went on):
-    // a confirmation now would let the asking primary write on while this member promotes.
-    if (claiming_) {
-      return {Status::conflict, "Running as a leader: " + config_->name +
-                                    " holds or is taking the leader lock, so it cannot vouch "
-                                    "for " +
-                                    leader};
-    }
-    auto now = clock_.now();
-    auto until = now + promise;
-    if (!failsafe_holdoff_ || failsafe_holdoff_->leader != leader ||
-        now >= failsafe_holdoff_->until) {
-      spdlog::warn(
-          "failsafe: {} asked to be confirmed as primary (its DCS is out of reach); not taking "
-          "the leader lock for {} ms",
-          leader, promise.count());
-    }
-    // A promise made earlier (to whichever primary) is kept to its end.
-    if (failsafe_holdoff_ && failsafe_holdoff_->until > until)
-      until = failsafe_holdoff_->until;
-    failsafe_holdoff_ = LocalState::FailsafeHoldoff{leader, until};
-  }
-  return {Status::ok, "Accepted"};
+  // A promise made earlier (to whichever primary) is kept to its end.
+  if (failsafe_holdoff_ && failsafe_holdoff_->until > until)
+    until = failsafe_holdoff_->until;
+  failsafe_holdoff_ = LocalState::FailsafeHoldoff{a.leader, until};
+  return {Status::ok, a.message};
 }
 
 }  // namespace keel::ha

@@ -52,6 +52,13 @@ TEST(DynamicConfigTest, SynchronousReplicationKeys) {
   EXPECT_EQ(problems.size(), 4u);
 }
 
+TEST(DynamicConfigTest, FailsafeModeIsABoolean) {
+  EXPECT_TRUE(validateDynamicConfig(json::parse(R"({"failsafe_mode": true})")).empty());
+  auto problems = validateDynamicConfig(json::parse(R"({"failsafe_mode": "on"})"));
+  EXPECT_TRUE(mentions(problems, "failsafe_mode: expected true or false"));
+  EXPECT_EQ(problems.size(), 1u);
+}
+
 TEST(DynamicConfigTest, RejectsNonObject) {
   EXPECT_FALSE(validateDynamicConfig(json::array()).empty());
 }

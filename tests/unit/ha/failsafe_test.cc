@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+
+#include "ha/failsafe_rules.h"
 #include "unit/ha/scenario.h"
 
 namespace keel::ha {
@@ -133,6 +136,131 @@ TEST(FailsafeDecisionTest, APrimaryVouchedForByEveryMemberIsNotFencedUntilTheirW
   again.local.failsafe_until.reset();
   d = again.decide();
   EXPECT_EQ(d.action, Action::fence) << d.reason;
+}
+
+// The member's side: whom it confirms, and for how long it then keeps off the lock.
+TEST(FailsafeAnswerTest, ConfirmsOnlyWhatItCanVouchFor) {
+  using Kind = FailsafeAnswer::Kind;
+  const std::string self = "b", scope = "demo";
+  ClusterView base;
+  base.leader = LeaderRecord{"a", 7, 3};
+  struct Row {
+    const char* what;
+    nlohmann::json body;
+    std::function<void(std::optional<ClusterView>&, FailsafeRequestInput&)> setup;
+    Kind kind;
+    std::string message;
+  };
+  auto none = [](std::optional<ClusterView>&, FailsafeRequestInput&) {};
+  const std::vector<Row> rows = {
+      {"a plain Patroni request", {{"name", "a"}}, none, Kind::accept, "Accepted"},
+      {"Keel's request for this member",
+       {{"name", "a"}, {"member", "b"}, {"scope", "demo"}, {"ttl_ms", 2000}},
+       none,
+       Kind::accept,
+       "Accepted"},
+      {"no name", {{"member", "b"}}, none, Kind::bad_request, "\"name\""},
+      {"not an object", nlohmann::json::array({1}), none, Kind::bad_request, "\"name\""},
+      {"failsafe_mode off here",
+       {{"name", "a"}},
+       [](auto&, auto& in) { in.failsafe_mode = false; },
+       Kind::disabled,
+       "Failsafe mode is disabled on b"},
+      {"no view read yet",
+       {{"name", "a"}},
+       [](auto& v, auto&) { v.reset(); },
+       Kind::disabled,
+       "disabled"},
+      {"meant for another member",
+       {{"name", "a"}, {"member", "c"}},
+       none,
+       Kind::conflict,
+       "for member c, this is b"},
+      {"meant for another cluster",
+       {{"name", "a"}, {"scope", "other"}},
+       none,
+       Kind::conflict,
+       "for cluster other"},
+      {"itself", {{"name", "b"}}, none, Kind::conflict, "is this member"},
+      {"running as a primary",
+       {{"name", "a"}},
+       [](auto&, auto& in) { in.running_as_primary = true; },
+       Kind::conflict,
+       "Running as a leader"},
+      {"taking the lock",
+       {{"name", "a"}},
+       [](auto&, auto& in) { in.claiming = true; },
+       Kind::conflict,
+       "holds or is taking the leader lock"},
+      {"another member holds the lock",
+       {{"name", "a"}},
+       [](auto& v, auto&) {
+         v->leader = LeaderRecord{"c", 9, 4};
+       },
+       Kind::conflict,
+       "c holds the leader lock, not a"},
+      {"no leader key (it expired with the asker's lease)",
+       {{"name", "a"}},
+       [](auto& v, auto&) { v->leader.reset(); },
+       Kind::accept,
+       "Accepted"},
+      {"the asker stopped to hand this member a switchover",
+       {{"name", "a"}},
+       [](auto& v, auto&) {
+         v->failover = FailoverRequest{};
+         v->failover->leader = "a";
+         v->failover->candidate = "b";
+         v->failover->final_lsn = "0/3000000";
+       },
+       Kind::conflict,
+       "handing its lock to b"},
+      {"a switchover not yet under way",
+       {{"name", "a"}},
+       [](auto& v, auto&) {
+         v->failover = FailoverRequest{};
+         v->failover->leader = "a";
+         v->failover->candidate = "b";
+       },
+       Kind::accept,
+       "Accepted"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.what);
+    std::optional<ClusterView> view = base;
+    FailsafeRequestInput in{.body = row.body,
+                            .self = self,
+                            .scope = scope,
+                            .ttl = 2000ms,
+                            .view = view,
+                            .failsafe_mode = true};
+    row.setup(view, in);
+    FailsafeAnswer a = answerFailsafe(in);
+    EXPECT_EQ(static_cast<int>(a.kind), static_cast<int>(row.kind)) << a.message;
+    EXPECT_THAT(a.message, HasSubstr(row.message));
+    if (a.kind == Kind::accept) {
+      EXPECT_EQ(a.leader, "a");
+      EXPECT_EQ(a.promise, 2000ms);
+    }
+  }
+}
+
+TEST(FailsafeAnswerTest, PromisesTheLongerOfBothTtls) {
+  ClusterView v;
+  std::optional<ClusterView> view = v;
+  const std::string self = "b", scope = "demo";
+  auto promise = [&](nlohmann::json body) {
+    FailsafeRequestInput in{.body = body,
+                            .self = self,
+                            .scope = scope,
+                            .ttl = 2000ms,
+                            .view = view,
+                            .failsafe_mode = true};
+    return answerFailsafe(in).promise;
+  };
+  EXPECT_EQ(promise({{"name", "a"}, {"ttl_ms", 10000}}), 10000ms);
+  EXPECT_EQ(promise({{"name", "a"}, {"ttl_ms", 500}}), 2000ms);
+  EXPECT_EQ(promise({{"name", "a"}, {"ttl_ms", 99999999999}}), 3600000ms);
+  EXPECT_EQ(promise({{"name", "a"}, {"ttl_ms", "10s"}}), 2000ms);
 }
 
 }  // namespace
