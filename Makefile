@@ -4,6 +4,10 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 KEEL := $(BUILD)/src/keel
+# The integration tests' clusters (PostgreSQL and etcd data) live on a tmpfs when there is one:
+# their 2 s leases are about HA logic, and on a shared machine a burst of disk writeback (the
+# sanitizer build just before them writes gigabytes) can hold etcd's fsync for seconds.
+TEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo /tmp)
 
 .PHONY: all deps build test unit integration sanitize demo bench-failover bench-proxy bench-pooler \
 	format format-check \
@@ -26,7 +30,7 @@ build: deps
 test: build format-check
 	@cd $(BUILD) && ctest -L unit -j$(JOBS) --output-on-failure --timeout 120
 	@$(MAKE) --no-print-directory sanitize
-	@cd $(BUILD) && ctest -L integration --output-on-failure --timeout 600
+	@cd $(BUILD) && TMPDIR=$(TEST_TMPDIR) ctest -L integration --output-on-failure --timeout 600
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory chaos-smoke
 
@@ -59,7 +63,7 @@ unit: build
 	@cd $(BUILD) && ctest -L unit -j$(JOBS) --output-on-failure
 
 integration: build
-	@cd $(BUILD) && ctest -L integration --output-on-failure --timeout 600
+	@cd $(BUILD) && TMPDIR=$(TEST_TMPDIR) ctest -L integration --output-on-failure --timeout 600
 
 demo: build
 	@$(KEEL) demo
