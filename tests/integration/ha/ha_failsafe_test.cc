@@ -49,16 +49,7 @@ TEST_F(HaClusterTest, FailsafeModeKeepsThePrimaryWhileEveryMemberConfirmsIt) {
   KeelCluster& kc = cluster();
   const std::string leader = kc.leader();
   ASSERT_FALSE(leader.empty());
-  struct FailsafeOff {
-    KeelCluster& kc;
-    ~FailsafeOff() {
-      for (const auto& n : kc.names()) {
-        auto r = kc.api(n, "PATCH", "/config", {{"failsafe_mode", nullptr}});
-        if (r && r->status == 200)
-          break;
-      }
-    }
-  } failsafe_off{kc};
+  DynamicConfigReset failsafe_off{kc, "failsafe_mode"};
 
   auto bad = kc.api(leader, "PATCH", "/config", {{"failsafe_mode", "yes"}});
   ASSERT_TRUE(bad);

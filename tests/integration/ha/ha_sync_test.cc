@@ -40,16 +40,7 @@ TEST_F(HaClusterTest, SynchronousModeFailsOverToTheSynchronousStandbyOnly) {
   const std::string leader = cluster().leader();
   ASSERT_FALSE(leader.empty());
   // Whatever happens below, the next tests get an asynchronous cluster back.
-  struct SyncOff {
-    KeelCluster& kc;
-    ~SyncOff() {
-      for (const auto& n : kc.names()) {
-        auto r = kc.api(n, "PATCH", "/config", {{"synchronous_mode", nullptr}});
-        if (r && r->status == 200)
-          break;
-      }
-    }
-  } sync_off{cluster()};
+  DynamicConfigReset sync_off{cluster(), "synchronous_mode"};
 
   auto on = cluster().api(leader, "PATCH", "/config", {{"synchronous_mode", "on"}});
   ASSERT_TRUE(on) << on.message();
@@ -202,16 +193,7 @@ TEST_F(HaClusterTest, QuorumModePromotesOnlyAStandbyThatSeesEnoughVoters) {
   KeelCluster& kc = cluster();
   const std::string leader = kc.leader();
   ASSERT_FALSE(leader.empty());
-  struct SyncOff {
-    KeelCluster& kc;
-    ~SyncOff() {
-      for (const auto& n : kc.names()) {
-        auto r = kc.api(n, "PATCH", "/config", {{"synchronous_mode", nullptr}});
-        if (r && r->status == 200)
-          break;
-      }
-    }
-  } sync_off{kc};
+  DynamicConfigReset sync_off{kc, "synchronous_mode"};
   auto on = kc.api(leader, "PATCH", "/config", {{"synchronous_mode", "quorum"}});
   ASSERT_TRUE(on) << on.message();
   ASSERT_EQ(on->status, 200) << on->body;

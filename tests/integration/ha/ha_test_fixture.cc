@@ -8,6 +8,14 @@
 
 namespace keel::hatest {
 
+DynamicConfigReset::~DynamicConfigReset() {
+  for (const auto& n : cluster.names()) {
+    auto r = cluster.api(n, "PATCH", "/config", {{key, nullptr}});
+    if (r && r->status == 200)
+      break;
+  }
+}
+
 using nlohmann::json;
 using namespace std::chrono_literals;
 

@@ -51,6 +51,15 @@ class WritableSampler {
   std::thread thread_;
 };
 
+// Removes `key` from the cluster's dynamic configuration when it goes out of scope, whatever the
+// test did meanwhile, so the next test starts from the defaults (through the first member whose
+// REST API takes the change).
+struct DynamicConfigReset {
+  KeelCluster& cluster;
+  std::string key;
+  ~DynamicConfigReset();
+};
+
 // One three-member cluster shared by the tests of this suite, bootstrapped once. Each test
 // starts from a healthy cluster (dead agents are restarted first) and may leave it changed
 // (another leader, a member stopped); the next test's SetUp repairs that.
