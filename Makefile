@@ -102,5 +102,7 @@ chaos: build
 chaos-smoke: build
 	@tests/hosts/chaos --keel $(KEEL) --rounds 2 --in-order --target leader \
 	  --faults freeze_agent,freeze_agent_and_postmaster
+	@tests/hosts/chaos --keel $(KEEL) --rounds 2 --in-order --target leader --sync off \
+	  --faults freeze_agent,freeze_agent_and_postmaster
 	@tests/hosts/chaos --keel $(KEEL) --rounds 3 --hold 4 $(if $(SEED),--seed $(SEED)) \
 	  --faults kill_agent,kill_postmaster,kill_etcd,isolate_host,cut_link,degrade_link,fill_wal
