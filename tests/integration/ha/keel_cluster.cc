@@ -1,5 +1,6 @@
 #include "integration/ha/keel_cluster.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +32,25 @@ struct ProcInfo {
   std::string cwd;
 };
 
+// A /proc file's contents, "" when it cannot be read. Plain read(2): the process may exit while
+// it is read, and libstdc++'s ifstream then throws from underflow (ESRCH) whatever its
+// exception mask.
+std::string readProcFile(const std::string& path) {
+  std::string out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0)
+      break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 std::vector<ProcInfo> listProcesses() {
   std::vector<ProcInfo> out;
   std::error_code ec;
@@ -41,8 +61,7 @@ std::vector<ProcInfo> listProcesses() {
     }
     ProcInfo p;
     p.pid = static_cast<pid_t>(std::stol(name));
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string raw = readProcFile((entry.path() / "cmdline").string());
     for (char& c : raw) {
       if (c == '\0') {
         c = ' ';
@@ -62,8 +81,7 @@ bool processAlive(pid_t pid) {
   if (pid <= 0 || kill(pid, 0) != 0) {
     return false;
   }
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string stat = readProcFile("/proc/" + std::to_string(pid) + "/stat");
   auto close = stat.rfind(')');
   return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
 }
