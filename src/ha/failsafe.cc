@@ -49,7 +49,10 @@ asio::awaitable<void> HaLoop::manageFailsafeKey(const ClusterView& view) {
       return !view.failsafe || !view.failsafe->count(entry.first);
     });
     if (view.failsafe && *view.failsafe == wanted) {
-      failsafe_pending_.clear();  // the key holds exactly what this leader last wrote
+      // The key holds exactly what this leader last wrote. (A write that timed out and is
+      // applied only after this read would escape this; etcd applies a request before it
+      // answers a later one from the same client in practice, so this is left as is.)
+      failsafe_pending_.clear();
       co_return;
     }
     json doc = json::object();
