@@ -50,8 +50,7 @@ asio::awaitable<void> HaLoop::manageFailsafeKey(const ClusterView& view) {
     });
     if (view.failsafe && *view.failsafe == wanted) {
       // The key holds exactly what this leader last wrote. (A write that timed out and is
-      // applied only after this read would escape this; etcd applies a request before it
-      // answers a later one from the same client in practice, so this is left as is.)
+      // applied only after this read would escape this: a narrow window, left as is.)
       failsafe_pending_.clear();
       co_return;
     }
