@@ -165,6 +165,10 @@ struct ProxyConfig {
   int max_prepared_statements = 1000;
   // Transaction mode: prepared statements Keel keeps on one server connection (LRU).
   int server_prepared_statements = 100;
+  // Transaction mode: run-time parameters carried from server connection to server connection
+  // beyond the ones PostgreSQL reports (client_encoding, DateStyle, ...); PostgreSQL 15 does not
+  // report these, so Keel reads them back after a transaction that may have changed them.
+  std::vector<std::string> track_extra_parameters{"search_path"};
   int max_client_conn = 1000;
   int default_pool_size = 20;  // server connections per (database, user, node)
   int min_pool_size = 0;

@@ -86,6 +86,7 @@ nlohmann::json toJson(const Config& config) {
       {"pool_mode", p.pool_mode},
       {"max_prepared_statements", p.max_prepared_statements},
       {"server_prepared_statements", p.server_prepared_statements},
+      {"track_extra_parameters", p.track_extra_parameters},
       {"max_client_conn", p.max_client_conn},
       {"default_pool_size", p.default_pool_size},
       {"min_pool_size", p.min_pool_size},

@@ -1,6 +1,8 @@
 // The YAML layout of keel.yaml (docs/configuration.md): which keys each section accepts, their
 // types, and the checks that need only the field itself.
 
+#include <algorithm>
+#include <cctype>
 #include <limits>
 
 #include "config/config_reader.h"
@@ -9,6 +11,13 @@ namespace keel::config_detail {
 namespace {
 
 using std::chrono::milliseconds;
+
+// A PostgreSQL run-time parameter (GUC) name: letters, digits, '_' and '.' (custom "ext.name").
+bool validParameterName(const std::string& name) {
+  return !name.empty() && name.size() < 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  });
+}
 
 // A duration that must be positive; 0 would make a timer spin or an operation fail at once.
 void positiveDuration(ConfigReader& r, const YAML::Node& map, const std::string& path,
@@ -229,6 +238,7 @@ void readProxy(ConfigReader& r, const YAML::Node& root, ProxyConfig& p) {
                          "pool_mode",
                          "max_prepared_statements",
                          "server_prepared_statements",
+                         "track_extra_parameters",
                          "max_client_conn",
                          "default_pool_size",
                          "min_pool_size",
@@ -261,6 +271,22 @@ void readProxy(ConfigReader& r, const YAML::Node& root, ProxyConfig& p) {
   r.text(*node, path, "pool_mode", p.pool_mode);
   r.integer(*node, path, "max_prepared_statements", 1, 100000, p.max_prepared_statements);
   r.integer(*node, path, "server_prepared_statements", 1, 100000, p.server_prepared_statements);
+  std::vector<std::string> extra;
+  if (r.textList(*node, path, "track_extra_parameters", extra)) {
+    bool ok = true;
+    for (std::size_t i = 0; i < extra.size(); ++i) {
+      if (!validParameterName(extra[i])) {
+        r.problem("proxy.track_extra_parameters[" + std::to_string(i) + "]",
+                  "\"" + extra[i] +
+                      "\" is not a run-time parameter name; expected letters, digits, '_' and "
+                      "'.' (at most 63), e.g. search_path");
+        ok = false;
+      }
+    }
+    if (ok) {
+      p.track_extra_parameters = std::move(extra);
+    }
+  }
   r.integer(*node, path, "max_client_conn", 1, 1000000, p.max_client_conn);
   r.integer(*node, path, "default_pool_size", 1, 100000, p.default_pool_size);
   r.integer(*node, path, "min_pool_size", 0, 100000, p.min_pool_size);

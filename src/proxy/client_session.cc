@@ -481,10 +481,15 @@ class Session final : public ServerLender {
       // The server may carry what earlier clients SET: this client starts from the values
       // PostgreSQL gives at login, plus its startup parameters.
       baseline_set_ = true;
-      addTrackedDefaults(settings_, server_->login_parameters);
+      addTrackedDefaults(settings_, server_->login_parameters, cfg.track_extra_parameters);
     }
     const ParameterSet& settings = wanted_ != nullptr ? *wanted_ : settings_;
-    std::string sets = settingStatements(settings, server_->parameters);
+    // Transaction pooling: what an earlier client SET of the extra tracked parameters is RESET
+    // for a client that never set them.
+    static const std::vector<std::string> kNone;
+    const std::vector<std::string>& resettable =
+        transaction_mode_ ? cfg.track_extra_parameters : kNone;
+    std::string sets = settingStatements(settings, server_->parameters, resettable);
     if (!sets.empty()) {
       auto applied =
           co_await runServerQuery(*server_socket_, *server_, sets, cfg.server_connect_timeout);
@@ -497,9 +502,7 @@ class Session final : public ServerLender {
         discardServer();
         co_return Attach::refused;
       }
-      settings.forEach([&](const std::string& name, const std::string& value) {
-        server_->parameters[name] = value;  // unreported settings: remember ours
-      });
+      noteSettingsApplied(settings, server_->parameters, resettable);
     }
     co_return Attach::attached;
   }

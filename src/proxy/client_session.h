@@ -20,7 +20,7 @@ namespace keel::proxy {
 boost::asio::awaitable<void> runClientSession(boost::asio::ip::tcp::socket socket,
                                               Listener listener, ProxyContext& ctx);
 
-// Startup parameters a client may send, turned into the SET statements that give a pooled
+// Startup parameters a client may send, turned into the statements that give a pooled
 // server connection the client's settings. `options` may hold "-c name=value" / "--name=value"
 // pairs. Fails (message for the client) on `replication` and on other options. Pure.
 struct ClientSettings {
@@ -28,21 +28,35 @@ struct ClientSettings {
 };
 Result<ClientSettings, std::string> clientSettingsFrom(
     const std::vector<std::pair<std::string, std::string>>& startup);
-// "SET "name" = E'value'; ..." for the settings whose value differs from `current` (names
-// compared case-insensitively, as PostgreSQL does), in name order; empty when all match. Pure.
-std::string settingStatements(const ParameterSet& wanted, const ParameterMap& current);
+// "SELECT pg_catalog.set_config(E'name', E'value', false), ...;" for the settings whose value
+// differs from `current` (names compared case-insensitively, as PostgreSQL does), in name
+// order, then "RESET "name"; ..." for
+// each name of `resettable` that `wanted` lacks and `current` has (a value an earlier client
+// left on the connection); empty when all match. Pure.
+std::string settingStatements(const ParameterSet& wanted, const ParameterMap& current,
+                              const std::vector<std::string>& resettable = {});
+// Records in `current` what settingStatements(wanted, current, resettable) did once it ran.
+void noteSettingsApplied(const ParameterSet& wanted, ParameterMap& current,
+                         const std::vector<std::string>& resettable = {});
 
 // Transaction pooling. Whether PostgreSQL reports `name` (ParameterStatus) and Keel carries the
 // client's value of it to every server connection the client borrows: application_name,
 // client_encoding, DateStyle, IntervalStyle, standard_conforming_strings, TimeZone.
 bool trackedParameter(std::string_view name);
+// Whether `name` is one of `extra` (proxy.track_extra_parameters), compared case-insensitively.
+bool extraParameter(std::string_view name, const std::vector<std::string>& extra);
+// The simple query that reads the current values of `names` (each NULL when the server has no
+// such parameter): SELECT current_setting(E'name', true), ...
+std::string readSettingsQuery(const std::vector<std::string>& names);
 // Whether PostgreSQL 15 reports `name` with ParameterStatus (GUC_REPORT), so a server
 // connection's recorded value of it stays true after a reset; other settings are forgotten.
 bool reportedParameter(std::string_view name);
 // Adds the tracked parameters of `login` (what PostgreSQL reported at login) that `settings`
 // lacks, so that a client that never set them gets PostgreSQL's values, not those an earlier
 // client of the same server connection set.
-void addTrackedDefaults(ParameterSet& settings, const ParameterMap& login);
+// `extra` names count as tracked too.
+void addTrackedDefaults(ParameterSet& settings, const ParameterMap& login,
+                        const std::vector<std::string>& extra = {});
 // A simple-Query text that starts with the LISTEN command.
 bool isListenCommand(std::string_view sql);
 

@@ -150,15 +150,51 @@ Result<ClientSettings, std::string> clientSettingsFrom(
   return out;
 }
 
-std::string settingStatements(const ParameterSet& wanted, const ParameterMap& current) {
+std::string settingStatements(const ParameterSet& wanted, const ParameterMap& current,
+                              const std::vector<std::string>& resettable) {
+  // set_config() rather than SET: it reads the value as postgresql.conf and a startup option
+  // do, so that a list such as search_path's `"$user", public` stays a list (SET x = '...'
+  // would make it one quoted name).
   std::string sql;
   wanted.forEach([&](const std::string& name, const std::string& value) {
     auto it = current.find(name);
     if (it != current.end() && it->second == value) {
       return;
     }
-    sql += "SET " + quoteIdentifier(name) + " = " + quoteLiteral(value) + ";";
+    sql += sql.empty() ? "SELECT " : ", ";
+    sql += "pg_catalog.set_config(" + quoteLiteral(name) + ", " + quoteLiteral(value) + ", false)";
   });
+  if (!sql.empty()) {
+    sql += ";";
+  }
+  for (const auto& name : resettable) {
+    if (!wanted.contains(name) && current.count(name) != 0) {
+      sql += "RESET " + quoteIdentifier(name) + ";";
+    }
+  }
+  return sql;
+}
+
+void noteSettingsApplied(const ParameterSet& wanted, ParameterMap& current,
+                         const std::vector<std::string>& resettable) {
+  wanted.forEach([&](const std::string& name, const std::string& value) {
+    current[name] = value;  // unreported settings: remember ours
+  });
+  for (const auto& name : resettable) {
+    if (!wanted.contains(name)) {
+      current.erase(name);  // back at the connection's default, whatever that is
+    }
+  }
+}
+
+std::string readSettingsQuery(const std::vector<std::string>& names) {
+  std::string sql = "SELECT ";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) {
+      sql += ", ";
+    }
+    sql += "pg_catalog.current_setting(" + quoteLiteral(names[i]) + ", true)";
+  }
   return sql;
 }
 
@@ -180,6 +216,15 @@ bool sameName(std::string_view a, std::string_view b) {
 bool trackedParameter(std::string_view name) {
   for (auto t : kTrackedParameters) {
     if (sameName(t, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool extraParameter(std::string_view name, const std::vector<std::string>& extra) {
+  for (const auto& e : extra) {
+    if (sameName(e, name)) {
       return true;
     }
   }
@@ -208,9 +253,10 @@ bool reportedParameter(std::string_view name) {
   return false;
 }
 
-void addTrackedDefaults(ParameterSet& settings, const ParameterMap& login) {
+void addTrackedDefaults(ParameterSet& settings, const ParameterMap& login,
+                        const std::vector<std::string>& extra) {
   for (const auto& [name, value] : login) {
-    if (trackedParameter(name) && !settings.contains(name)) {
+    if ((trackedParameter(name) || extraParameter(name, extra)) && !settings.contains(name)) {
       settings.set(name, value);
     }
   }

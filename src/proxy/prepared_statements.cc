@@ -1,5 +1,7 @@
 #include "proxy/prepared_statements.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -30,6 +32,22 @@ bool StatementNames::KeyEqual::operator()(const Key& a, const Key& b) const {
          std::equal(a.types.begin(), a.types.end(), b.types.begin(), b.types.end());
 }
 
+bool callsSetConfig(std::string_view sql) {
+  constexpr std::string_view kName = "set_config";
+  constexpr std::size_t kUnderscore = 3;  // where '_' is in kName
+  for (std::size_t at = sql.find('_', kUnderscore); at != std::string_view::npos;
+       at = sql.find('_', at + 1)) {
+    const std::size_t start = at - kUnderscore;
+    if (start + kName.size() > sql.size()) {
+      return false;
+    }
+    if (strncasecmp(sql.data() + start, kName.data(), kName.size()) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 StatementNames::StatementNames(std::size_t capacity)
     : id_(nextInstanceId()), capacity_(std::max<std::size_t>(capacity, 1)) {}
 
@@ -40,11 +58,12 @@ PooledStatementPtr StatementNames::intern(std::string_view query,
     lru_.splice(lru_.begin(), lru_, it->second);
     return *it->second;
   }
-  auto statement = std::make_shared<PooledStatement>(
-      PooledStatement{.name = std::string(kNamePrefix) + std::to_string(next_number_++),
-                      .definition = StatementDefinition{
-                          .query = std::string(query),
-                          .parameter_types = {parameter_types.begin(), parameter_types.end()}}});
+  auto statement = std::make_shared<PooledStatement>(PooledStatement{
+      .name = std::string(kNamePrefix) + std::to_string(next_number_++),
+      .definition =
+          StatementDefinition{.query = std::string(query),
+                              .parameter_types = {parameter_types.begin(), parameter_types.end()}},
+      .calls_set_config = callsSetConfig(query)});
   lru_.push_front(statement);
   const StatementDefinition& d = statement->definition;
   index_.emplace(Key{d.query, d.parameter_types}, lru_.begin());

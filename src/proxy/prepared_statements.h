@@ -37,11 +37,16 @@ struct StatementDefinition {
   bool operator==(const StatementDefinition&) const = default;
 };
 
+// True when `sql` mentions set_config (any case): running it may change run-time parameters
+// without a SET command tag (transaction pooling reads the tracked ones back afterwards).
+bool callsSetConfig(std::string_view sql);
+
 // A statement as Keel prepares it on the server connections of one pool. Immutable once made;
 // shared by every client that prepared the same definition.
 struct PooledStatement {
   std::string name;  // "keel_s<N>"
   StatementDefinition definition;
+  bool calls_set_config = false;  // callsSetConfig(definition.query)
 };
 using PooledStatementPtr = std::shared_ptr<const PooledStatement>;
 

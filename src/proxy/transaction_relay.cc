@@ -62,6 +62,7 @@ void TransactionRelay::detach() {
   assembly_.clear();
   server_streaming_ = false;
   server_swallow_ = false;
+  settings_touched_ = false;
 }
 
 bool TransactionRelay::releasable() const {
@@ -149,6 +150,9 @@ void TransactionRelay::clientMessage(char type, std::string_view payload, std::s
 void TransactionRelay::clientParse(std::string_view payload, std::string_view raw,
                                    std::string& to_server, std::string& to_client) {
   auto parse = pgwire::parseParse(payload);
+  if (parse && callsSetConfig(parse->query)) {
+    settings_touched_ = true;
+  }
   if (!parse || parse->statement.empty()) {
     to_server.append(raw);  // the unnamed statement, or malformed (the server reports it)
     push(Pending{.reply = Reply::parse});
@@ -196,6 +200,9 @@ bool TransactionRelay::clientBind(std::string_view payload, std::string_view raw
     return true;
   }
   const PooledStatement& statement = **found;
+  if (statement.calls_set_config) {
+    settings_touched_ = true;
+  }
   ensureOnServer(statement, to_server);
   // The same message with the statement name replaced; parameters are copied as received, and
   // for a streamed Bind the rest follows as it arrives (length from the original length word).
@@ -256,6 +263,9 @@ void TransactionRelay::clientDescribeOrClose(char type, std::string_view payload
 void TransactionRelay::clientQuery(std::string_view payload, std::string_view raw,
                                    std::string& to_server) {
   auto query = pgwire::parseQuery(payload);
+  if (query && callsSetConfig(query->sql)) {
+    settings_touched_ = true;
+  }
   auto command = query ? parsePreparedStatementCommand(query->sql) : std::nullopt;
   using Kind = PreparedStatementCommand::Kind;
   if (!command || (command->kind == Kind::deallocate && client_.find(command->name) == nullptr)) {
@@ -312,11 +322,13 @@ void TransactionRelay::clientStreamStart(const pgwire::Frame& frame, std::string
       }
       return;
     case fe::kQuery:
-      // Too long to be a DEALLOCATE or DISCARD ALL: only its type matters.
+      // Too long to be a DEALLOCATE or DISCARD ALL: only its type matters (and, not seen whole,
+      // it may call set_config).
       if (skip_until_sync_) {
         client_stream_ = ClientStream::drop;
         return;
       }
+      settings_touched_ = true;
       client_stream_ = ClientStream::forward;
       in_batch_ = false;
       to_server.append(frame.raw);

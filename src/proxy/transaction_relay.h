@@ -118,6 +118,15 @@ class TransactionRelay {
   // Messages whose responses are still awaited (or that Keel will answer in their turn).
   std::size_t outstanding() const { return queue_.size(); }
 
+  // True when run-time parameters may have changed on the server since the last
+  // clearSettingsTouched() (or attach()) in ways PostgreSQL does not always report: a command
+  // completed with tag SET, RESET or DISCARD ALL, or the client sent SQL that mentions
+  // set_config (a Query, a Parse, or a Bind of a named statement whose query does). The session
+  // reads the parameters it tracks beyond the reported ones back before the connection goes
+  // back to its pool.
+  bool settingsTouched() const { return settings_touched_; }
+  void clearSettingsTouched() { settings_touched_ = false; }
+
   const ClientStatements& statements() const { return client_; }
   const TransactionRelayCounters& counters() const { return counters_; }
 
@@ -225,6 +234,7 @@ class TransactionRelay {
   std::string assembly_;  // a streamed client message being assembled
   bool server_streaming_ = false;
   bool server_swallow_ = false;  // the streamed server message is being swallowed
+  bool settings_touched_ = false;
   TransactionRelayCounters counters_;
 };
 

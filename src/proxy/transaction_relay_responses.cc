@@ -342,7 +342,13 @@ void TransactionRelay::commandComplete(const pgwire::Frame& frame, Pending& head
     return;
   }
   auto done = pgwire::parseCommandComplete(frame.payload);
-  if (!done || (done->tag != "DISCARD ALL" && done->tag != "DEALLOCATE ALL")) {
+  if (!done) {
+    return;
+  }
+  if (done->tag == "SET" || done->tag == "RESET" || done->tag == "DISCARD ALL") {
+    settings_touched_ = true;
+  }
+  if (done->tag != "DISCARD ALL" && done->tag != "DEALLOCATE ALL") {
     return;
   }
   // The server dropped every prepared statement, Keel's included, as of this message.

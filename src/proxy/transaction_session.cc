@@ -8,9 +8,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "pgwire/frontend_messages.h"
 #include "pgwire/message_builder.h"
+#include "proxy/relay_io.h"
 #include "proxy/request_tracker.h"
 #include "proxy/transaction_relay.h"
 
@@ -338,6 +341,15 @@ class TransactionSession {
         lost = true;
         break;
       }
+      if (relay_.settingsTouched() && relay_.releasable() && !server_writing_) {
+        // Before the client hears that the transaction ended, so that nothing of its next one
+        // is on the way yet (a client that pipelines past ReadyForQuery is handled too).
+        why = co_await readBackSettings();
+        if (!why.empty()) {
+          lost = true;
+          break;
+        }
+      }
       co_await flushClient();
       if (client_failed_) {
         aborting_ = true;
@@ -366,6 +378,92 @@ class TransactionSession {
     server_stopped_.notify();
   }
 
+  // After a transaction that may have changed run-time parameters PostgreSQL does not report
+  // (proxy.track_extra_parameters, e.g. search_path): reads their values on the server and makes
+  // them the client's, to be SET on the connections it borrows next (and RESET for the next
+  // client of this one). Empty, or why the connection must be closed.
+  asio::awaitable<std::string> readBackSettings() {
+    relay_.clearSettingsTouched();
+    const std::vector<std::string>& names = p_.ctx.proxy().track_extra_parameters;
+    if (names.empty()) {
+      co_return std::string();
+    }
+    std::string query;
+    pgwire::encode(query, pgwire::Query{readSettingsQuery(names)});
+    tcp::socket& socket = p_.lender.serverSocket();
+    boost::system::error_code ec;
+    // Written at once or not at all, so that it cannot interleave with a client write.
+    if (writeNow(socket, query.data(), query.size(), ec) != query.size()) {
+      co_return std::string("could not send the query that reads the tracked settings back");
+    }
+    ServerConnection& server = p_.lender.server();
+    std::vector<std::optional<std::string>> values;
+    std::string error;
+    while (true) {
+      while (true) {
+        auto next = server_decoder_->next();
+        if (!next) {
+          co_return "the server broke the protocol: " + next.message();
+        }
+        if (!*next) {
+          break;
+        }
+        const pgwire::Frame& f = **next;
+        if (f.kind != pgwire::FrameKind::message || !f.complete) {
+          co_return std::string("an over-long answer to the query that reads settings back");
+        }
+        switch (f.type) {
+          case pgwire::backend::kNoticeResponse:
+          case pgwire::backend::kNotificationResponse:
+          case pgwire::backend::kParameterStatus: {
+            noteServerMessage(f);
+            (void)relay_.fromServer(f, client_out_);  // passed on as at any time
+            break;
+          }
+          case pgwire::backend::kDataRow: {
+            auto row = pgwire::parseDataRow(f.payload);
+            if (!row || row->columns.size() != names.size()) {
+              co_return std::string("an unreadable answer to the query that reads settings back");
+            }
+            values.clear();
+            for (const auto& column : row->columns) {
+              values.push_back(column ? std::optional<std::string>(*column) : std::nullopt);
+            }
+            break;
+          }
+          case pgwire::backend::kErrorResponse: {
+            auto e = pgwire::parseErrorResponse(f.payload);
+            error = e ? std::string(e->message()) : std::string("an unreadable error");
+            break;
+          }
+          case pgwire::backend::kReadyForQuery:
+            if (!error.empty()) {
+              co_return "reading the tracked settings back failed: " + error;
+            }
+            for (std::size_t i = 0; i < values.size(); ++i) {
+              if (values[i]) {
+                p_.settings.set(names[i], *values[i]);
+                server.parameters[names[i]] = *values[i];
+              }
+            }
+            co_return std::string();
+          default:  // RowDescription, CommandComplete
+            break;
+        }
+      }
+      auto space = server_decoder_->prepare(kReadSize);
+      auto [rec, n] =
+          co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      if (rec == asio::error::operation_aborted && !aborting_ && !p_.handle.killed()) {
+        continue;  // woken by the client side to check releasable(): not now
+      }
+      if (rec) {
+        co_return std::string("lost while reading the tracked settings back");
+      }
+      server_decoder_->commit(n);
+    }
+  }
+
   void noteServerMessage(const pgwire::Frame& f) {
     if (f.kind != pgwire::FrameKind::message || !f.complete) {
       return;
@@ -379,7 +477,8 @@ class TransactionSession {
         if (auto ps = pgwire::parseParameterStatus(f.payload)) {
           p_.lender.server().parameters[std::string(ps->name)] = std::string(ps->value);
           p_.seen.set(ps->name, ps->value);  // the relay passes it on
-          if (trackedParameter(ps->name)) {
+          if (trackedParameter(ps->name) ||
+              extraParameter(ps->name, p_.ctx.proxy().track_extra_parameters)) {
             p_.settings.set(ps->name, ps->value);
           }
         }
@@ -396,6 +495,11 @@ class TransactionSession {
 
   // The connection goes back to its pool (`reuse`) or is closed; the client is idle again.
   void release(bool reuse) {
+    if (relay_.settingsTouched() && !p_.ctx.proxy().track_extra_parameters.empty()) {
+      // Settings may have changed and were not read back: the next client must not inherit
+      // them, so the connection is closed.
+      reuse = false;
+    }
     p_.handle.setServerSocket(nullptr);
     addCounters();
     relay_.detach();

@@ -181,6 +181,60 @@ TEST_F(TransactionPoolTest, TrackedSettingsFollowTheClientAcrossServerConnection
   EXPECT_EQ(execSql(rw(), "SHOW DateStyle").scalar(), "ISO, MDY");
 }
 
+// search_path is not reported by PostgreSQL 15: Keel reads it back after a transaction that may
+// have changed it (proxy.track_extra_parameters) and SETs or RESETs it on each connection lent.
+TEST_F(TransactionPoolTest, SearchPathFollowsTheClientAndLeavesNoTraceForOthers) {
+  const std::string kDefault = "\"$user\", public";
+  SqlConnection a(rw());
+  SqlConnection b(rw());
+  SqlConnection c(rw());
+  SqlConnection holder(rw());
+  for (SqlConnection* conn : {&a, &b, &c, &holder}) {
+    ASSERT_TRUE(conn->ok()) << conn->error();
+  }
+  auto show = [](SqlConnection& conn) {
+    auto r = conn.exec("SHOW search_path");
+    EXPECT_TRUE(r.ok) << r.error;
+    return r.ok ? r.scalar() : "(failed: " + r.error + ")";
+  };
+  ASSERT_TRUE(a.exec("SET search_path = tx_a, public").ok);
+  // The pool lends its most recently returned connection first: c lands where a set it.
+  EXPECT_EQ(show(c), kDefault);
+  EXPECT_EQ(show(a), "tx_a, public");
+  // With that connection held in a transaction, a and c share the other one.
+  ASSERT_TRUE(holder.exec("BEGIN").ok);
+  ASSERT_TRUE(holder.exec("SELECT 1").ok);
+  EXPECT_EQ(show(a), "tx_a, public");
+  EXPECT_EQ(show(c), kDefault);
+  EXPECT_EQ(show(holder), kDefault);
+  ASSERT_TRUE(holder.exec("ROLLBACK").ok);
+
+  // set_config() gives no SET tag; SET LOCAL and a rolled-back SET leave nothing.
+  auto set = b.exec("SELECT set_config('search_path', 'tx_b', false)");
+  ASSERT_TRUE(set.ok) << set.error;
+  EXPECT_EQ(show(b), "tx_b");
+  EXPECT_EQ(show(c), kDefault);
+  ASSERT_TRUE(c.exec("BEGIN; SET LOCAL search_path = tx_local; COMMIT").ok);
+  EXPECT_EQ(show(c), kDefault);
+  ASSERT_TRUE(c.exec("BEGIN").ok);
+  ASSERT_TRUE(c.exec("SET search_path = tx_rolled_back").ok);
+  EXPECT_EQ(show(c), "tx_rolled_back");
+  ASSERT_TRUE(c.exec("ROLLBACK").ok);
+  EXPECT_EQ(show(c), kDefault);
+  EXPECT_EQ(show(a), "tx_a, public");
+  EXPECT_EQ(show(b), "tx_b");
+
+  // A startup value is the client's from the start; RESET takes a client back to the default.
+  SqlConnection f(rw("options='-c search_path=tx_f'"));
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(show(f), "tx_f");
+  EXPECT_EQ(show(c), kDefault);
+  ASSERT_TRUE(a.exec("RESET search_path").ok);
+  EXPECT_EQ(show(a), kDefault);
+  EXPECT_EQ(show(f), "tx_f");
+  EXPECT_EQ(execSql(rw(), "SHOW search_path").scalar(), kDefault);
+}
+
 // Between transactions a client session is a pending read of the client, not a coroutine. Over
 // TLS, whose layer may hold bytes it already read, and over plain TCP, clients that sat idle after
 // login or after a transaction are served again and keep their settings, and a request larger

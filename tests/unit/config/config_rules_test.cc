@@ -141,6 +141,20 @@ TEST(ConfigRules, Proxy) {
   EXPECT_EQ((*transaction)->proxy.pool_mode, "transaction");
   EXPECT_EQ((*transaction)->proxy.max_prepared_statements, 1000);
   EXPECT_EQ((*transaction)->proxy.server_prepared_statements, 100);
+  EXPECT_EQ((*transaction)->proxy.track_extra_parameters, std::vector<std::string>{"search_path"});
+  auto extra = loadConfigString(
+      withField("proxy.track_extra_parameters", "[search_path, myapp.tenant]"), "keel.yaml");
+  ASSERT_TRUE(extra) << extra.message();
+  EXPECT_EQ((*extra)->proxy.track_extra_parameters,
+            (std::vector<std::string>{"search_path", "myapp.tenant"}));
+  auto none = loadConfigString(withField("proxy.track_extra_parameters", "[]"), "keel.yaml");
+  ASSERT_TRUE(none) << none.message();
+  EXPECT_TRUE((*none)->proxy.track_extra_parameters.empty());
+  expectProblem(withField("proxy.track_extra_parameters", "[search_path, \"search path\"]"),
+                "proxy.track_extra_parameters[1]",
+                "\"search path\" is not a run-time parameter name");
+  expectProblem(withField("proxy.track_extra_parameters", "search_path"),
+                "proxy.track_extra_parameters", "expected a list of strings");
   expectProblem(withField("proxy.workers", "-1"), "proxy.workers");
   expectProblem(withField("proxy.default_pool_size", "0"), "proxy.default_pool_size");
   expectProblem(withField("proxy.min_pool_size", "30"), "proxy.min_pool_size",

@@ -19,8 +19,9 @@ TEST(ClientSettings, StartupParametersBecomeSetStatements) {
   auto wanted = ParameterSet::from(s->parameters);
   ParameterMap current{{"application_name", "it's"}, {"DateStyle", "ISO, MDY"}};
   EXPECT_EQ(settingStatements(wanted, current),
-            "SET \"DateStyle\" = E'ISO, DMY';SET \"search_path\" = E'a b';"
-            "SET \"work_mem\" = E'64MB';");
+            "SELECT pg_catalog.set_config(E'DateStyle', E'ISO, DMY', false), "
+            "pg_catalog.set_config(E'search_path', E'a b', false), "
+            "pg_catalog.set_config(E'work_mem', E'64MB', false);");
   current["datestyle"] = "ISO, DMY";
   EXPECT_EQ(current.count("DateStyle"), 1u);
   current["search_path"] = "a b";
@@ -32,7 +33,8 @@ TEST(ClientSettings, ValuesAreQuotedSafely) {
   auto s = clientSettingsFrom(Params{{"application_name", "x'; DROP TABLE t; --\\"}});
   ASSERT_TRUE(s);
   EXPECT_EQ(settingStatements(ParameterSet::from(s->parameters), {}),
-            "SET \"application_name\" = E'x\\'; DROP TABLE t; --\\\\';");
+            "SELECT pg_catalog.set_config(E'application_name', E'x\\'; DROP TABLE t; --\\\\', "
+            "false);");
 }
 
 TEST(ClientSettings, RefusesWhatThePoolerCannotHonour) {
@@ -70,7 +72,8 @@ TEST(ClientSettings, TransactionPoolingTracksReportedParameters) {
   ParameterMap dirty = login;
   dirty["TimeZone"] = "Asia/Tokyo";
   dirty["DateStyle"] = "SQL, DMY";
-  EXPECT_EQ(settingStatements(settings, dirty), "SET \"TimeZone\" = E'UTC';");
+  EXPECT_EQ(settingStatements(settings, dirty),
+            "SELECT pg_catalog.set_config(E'TimeZone', E'UTC', false);");
 
   // The client's own SET, seen as ParameterStatus, replaces its value whatever the case.
   settings.set("DateStyle", "German, DMY");
@@ -78,6 +81,54 @@ TEST(ClientSettings, TransactionPoolingTracksReportedParameters) {
   EXPECT_EQ(
       settings.entries(),
       (Params{{"datestyle", "German, DMY"}, {"IntervalStyle", "iso_8601"}, {"TimeZone", "UTC"}}));
+}
+
+TEST(ClientSettings, ExtraTrackedParametersAreSetOrResetOnEachBorrowedConnection) {
+  const std::vector<std::string> extra{"search_path", "myapp.tenant"};
+  EXPECT_TRUE(extraParameter("SEARCH_PATH", extra));
+  EXPECT_TRUE(extraParameter("myapp.tenant", extra));
+  EXPECT_FALSE(extraParameter("work_mem", extra));
+  EXPECT_FALSE(extraParameter("search_path", {}));
+
+  // A client that never set search_path gets the connection's default back where an earlier
+  // client left its own value; a client that set it gets it SET.
+  ParameterMap login{{"TimeZone", "UTC"}};
+  auto plain = ParameterSet::from(Params{});
+  addTrackedDefaults(plain, login, extra);
+  ParameterMap dirty = login;
+  dirty["search_path"] = "tenant_a, public";
+  EXPECT_EQ(settingStatements(plain, dirty, extra), "RESET \"search_path\";");
+  noteSettingsApplied(plain, dirty, extra);
+  EXPECT_EQ(dirty.count("search_path"), 0u);
+  EXPECT_EQ(dirty.at("TimeZone"), "UTC");
+  EXPECT_EQ(settingStatements(plain, dirty, extra), "");
+
+  auto tenant = plain;
+  tenant.set("search_path", "tenant_b, public");
+  EXPECT_EQ(settingStatements(tenant, dirty, extra),
+            "SELECT pg_catalog.set_config(E'search_path', E'tenant_b, public', false);");
+  noteSettingsApplied(tenant, dirty, extra);
+  EXPECT_EQ(dirty.at("search_path"), "tenant_b, public");
+  EXPECT_EQ(settingStatements(tenant, dirty, extra), "");
+  // Both at once: the values first.
+  auto both = ParameterSet::from(Params{{"TimeZone", "UTC"}});
+  dirty["TimeZone"] = "Asia/Tokyo";
+  EXPECT_EQ(settingStatements(both, dirty, extra),
+            "SELECT pg_catalog.set_config(E'TimeZone', E'UTC', false);RESET \"search_path\";");
+  dirty["TimeZone"] = "UTC";
+  // Without the extra list (session pooling) nothing is reset.
+  EXPECT_EQ(settingStatements(plain, dirty), "");
+
+  // An extra parameter PostgreSQL does report starts from its login value, like the others.
+  login["default_transaction_read_only"] = "off";
+  auto reported = ParameterSet::from(Params{});
+  addTrackedDefaults(reported, login, {"default_transaction_read_only"});
+  EXPECT_EQ(reported.entries(),
+            (Params{{"default_transaction_read_only", "off"}, {"TimeZone", "UTC"}}));
+
+  EXPECT_EQ(readSettingsQuery(extra),
+            "SELECT pg_catalog.current_setting(E'search_path', true), "
+            "pg_catalog.current_setting(E'myapp.tenant', true)");
 }
 
 TEST(ClientSettings, KnowsWhichParametersPostgresReports) {

@@ -23,6 +23,20 @@ TEST(StatementNames, IdenticalDefinitionsShareOneName) {
   EXPECT_EQ(names.size(), 1u);
 }
 
+TEST(StatementNames, RemembersWhetherAStatementCallsSetConfig) {
+  StatementNames names(10);
+  EXPECT_FALSE(names.intern("SELECT $1", {})->calls_set_config);
+  EXPECT_TRUE(names.intern("SELECT set_config('search_path', $1, false)", {})->calls_set_config);
+  EXPECT_TRUE(callsSetConfig("select pg_catalog.SET_Config($1, $2, true)"));
+  EXPECT_TRUE(callsSetConfig("set_config"));
+  EXPECT_FALSE(callsSetConfig("set_confi"));
+  EXPECT_FALSE(callsSetConfig("SELECT set_, _config FROM set_conf WHERE a_b = 1"));
+  EXPECT_TRUE(callsSetConfig("SELECT reset_configuration FROM t"))
+      << "a mention is enough: it costs one query that reads the settings back";
+  EXPECT_FALSE(callsSetConfig(""));
+  EXPECT_FALSE(callsSetConfig("_"));
+}
+
 TEST(StatementNames, ParameterTypesArePartOfTheDefinition) {
   StatementNames names(10);
   std::vector<pgwire::Oid> int4{23};

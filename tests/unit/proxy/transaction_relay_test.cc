@@ -521,5 +521,65 @@ TEST_F(TransactionRelayTest, DetachingFromALostServerForgetsWhatWasAwaited) {
   received();
 }
 
+TEST_F(TransactionRelayTest, SettingsChangesPostgresDoesNotReportAreNoticed) {
+  EXPECT_FALSE(relay.settingsTouched());
+  // A SET command, whatever the parameter: PostgreSQL 15 reports only some of them.
+  client(wire(query("SET search_path = app, public")));
+  sent();
+  EXPECT_FALSE(relay.settingsTouched()) << "not before it ran";
+  server(wire(done("SET"), ready()));
+  received();
+  EXPECT_TRUE(relay.settingsTouched());
+  relay.clearSettingsTouched();
+
+  client(wire(query("RESET ALL")));
+  sent();
+  server(wire(done("RESET"), ready()));
+  received();
+  EXPECT_TRUE(relay.settingsTouched());
+  relay.clearSettingsTouched();
+
+  client(wire(query("DISCARD ALL")));
+  sent();
+  server(wire(done("DISCARD ALL"), ready()));
+  received();
+  EXPECT_TRUE(relay.settingsTouched());
+  relay.clearSettingsTouched();
+
+  // set_config() runs inside a query: noticed from the text, in a Query, a Parse, or the Bind
+  // of a named statement prepared earlier (in another transaction).
+  client(wire(query("SELECT pg_catalog.SET_CONFIG('search_path', 'x', false)")));
+  EXPECT_TRUE(relay.settingsTouched());
+  sent();
+  server(wire(columns("set_config"), row("x"), done("SELECT 1"), ready()));
+  received();
+  relay.clearSettingsTouched();
+  prepare("s", "select set_config($1, $2, false)", "keel_s1");
+  EXPECT_TRUE(relay.settingsTouched());
+  relay.clearSettingsTouched();
+  moveTo(server2);
+  client(wire(bind("s", {"search_path", "y"}), execute(), sync));
+  EXPECT_TRUE(relay.settingsTouched());
+  sent();
+  server(wire(parsed, bound, row("y"), done("SELECT 1"), ready()));
+  received();
+  relay.clearSettingsTouched();
+
+  // Other commands leave it alone; detaching clears it.
+  client(wire(query("SELECT 1; BEGIN; COMMIT")));
+  sent();
+  server(wire(columns("?column?"), row("1"), done("SELECT 1"), done("BEGIN"), done("COMMIT"),
+              ready()));
+  received();
+  EXPECT_FALSE(relay.settingsTouched());
+  client(wire(query("SET TIME ZONE 'UTC'")));
+  sent();
+  server(wire(done("SET"), ready()));
+  received();
+  EXPECT_TRUE(relay.settingsTouched());
+  relay.detach();
+  EXPECT_FALSE(relay.settingsTouched());
+}
+
 }  // namespace
 }  // namespace keel::proxy
