@@ -82,12 +82,15 @@ std::size_t StatementNames::size() const {
 
 // --- ClientStatements ---
 
-ClientStatements::ClientStatements(std::size_t limit, std::string limit_setting)
-    : limit_(limit), limit_setting_(std::move(limit_setting)) {}
+ClientStatements::ClientStatements(std::size_t limit) : limit_(std::max<std::size_t>(limit, 1)) {}
 
 const PooledStatementPtr* ClientStatements::find(std::string_view name) const {
   auto it = map_.find(name);
-  return it == map_.end() ? nullptr : &it->second;
+  if (it == map_.end()) {
+    return nullptr;
+  }
+  it->second.used = ++clock_;
+  return &it->second.statement;
 }
 
 Result<void, StatementErrc> ClientStatements::admit(std::string_view name) const {
@@ -96,25 +99,35 @@ Result<void, StatementErrc> ClientStatements::admit(std::string_view name) const
     return fail(StatementErrc::already_exists,
                 "prepared statement \"" + std::string(name) + "\" already exists");
   }
-  if (map_.size() >= limit_) {
-    return fail(StatementErrc::too_many,
-                "prepared statement \"" + std::string(name) +
-                    "\" was not created: this connection already has " + std::to_string(limit_) +
-                    " prepared statements, the most Keel keeps per client in transaction "
-                    "pooling (" +
-                    limit_setting_ +
-                    "); close statements the application no longer uses, or raise the limit");
-  }
   return {};
 }
 
 Result<void, StatementErrc> ClientStatements::add(std::string_view name,
                                                   PooledStatementPtr statement) {
   auto admitted = admit(name);
-  if (admitted) {
-    map_.emplace(std::string(name), std::move(statement));
+  if (!admitted) {
+    return admitted;
   }
+  if (map_.size() >= limit_) {
+    evictLeastRecentlyUsed();
+  }
+  map_.emplace(std::string(name), Entry{std::move(statement), ++clock_});
   return admitted;
+}
+
+void ClientStatements::evictLeastRecentlyUsed() {
+  // A scan, at the limit only: a client that reaches it prepares rarely compared with how
+  // often it binds, and the map stays small enough (proxy.max_prepared_statements).
+  auto oldest = map_.begin();
+  for (auto it = map_.begin(); it != map_.end(); ++it) {
+    if (it->second.used < oldest->second.used) {
+      oldest = it;
+    }
+  }
+  if (oldest != map_.end()) {
+    map_.erase(oldest);
+    ++evictions_;
+  }
 }
 
 PooledStatementPtr ClientStatements::remove(std::string_view name) {
@@ -122,7 +135,7 @@ PooledStatementPtr ClientStatements::remove(std::string_view name) {
   if (it == map_.end()) {
     return nullptr;
   }
-  PooledStatementPtr previous = std::move(it->second);
+  PooledStatementPtr previous = std::move(it->second.statement);
   map_.erase(it);
   return previous;
 }
@@ -134,9 +147,9 @@ void ClientStatements::restore(std::string_view name, PooledStatementPtr stateme
       map_.erase(it);
     }
   } else if (it != map_.end()) {
-    it->second = std::move(statement);
+    it->second.statement = std::move(statement);
   } else {
-    map_.emplace(std::string(name), std::move(statement));
+    map_.emplace(std::string(name), Entry{std::move(statement), ++clock_});
   }
 }
 
@@ -147,15 +160,15 @@ ClientStatements::Map ClientStatements::takeAll() {
 }
 
 void ClientStatements::restoreAll(Map&& statements) {
-  for (auto& [name, statement] : statements) {
-    map_.try_emplace(name, std::move(statement));
+  for (auto& [name, entry] : statements) {
+    map_.try_emplace(name, std::move(entry));
   }
 }
 
 void ClientStatements::reintern(StatementNames& names) {
-  for (auto& [name, statement] : map_) {
-    const StatementDefinition& d = statement->definition;
-    statement = names.intern(d.query, d.parameter_types);
+  for (auto& [name, entry] : map_) {
+    const StatementDefinition& d = entry.statement->definition;
+    entry.statement = names.intern(d.query, d.parameter_types);
   }
 }
 

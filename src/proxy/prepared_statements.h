@@ -103,30 +103,36 @@ class StatementNames {
 
 enum class StatementErrc {
   already_exists,  // 42P05 in PostgreSQL
-  too_many,        // the per-client bound
 };
 
 // One client's named statements: client name -> pooled statement. Owned by the client's
 // TransactionRelay; used on that session's thread only.
 //
-// Bounded: add() refuses a statement beyond `limit`, with a message naming `limit_setting` (the
-// configuration key that sets it), so a client that prepares without ever closing cannot grow
-// Keel's memory without end.
+// Bounded, as a least-recently-used cache: adding a statement beyond `limit` forgets the one the
+// client used least recently (prepared, bound or described), so that a client that prepares
+// without ever closing cannot grow Keel's memory without end. Drivers do that on purpose:
+// pgJDBC, after a `SET search_path`, prepares its statements again under new names and never
+// closes the old ones. A later use of a forgotten name reaches the server unchanged and fails
+// there with 26000, as an unknown statement does on PostgreSQL.
 class ClientStatements {
  public:
   struct StringHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  using Map = std::unordered_map<std::string, PooledStatementPtr, StringHash, std::equal_to<>>;
+  struct Entry {
+    PooledStatementPtr statement;
+    mutable std::uint64_t used = 0;  // the client's clock at its last use
+  };
+  using Map = std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>;
 
-  ClientStatements(std::size_t limit, std::string limit_setting);
+  explicit ClientStatements(std::size_t limit);
 
-  // The statement a client name stands for, or null.
+  // The statement a client name stands for, or null; counts as a use.
   const PooledStatementPtr* find(std::string_view name) const;
-  // Whether add(name) would succeed: fails with already_exists (message as PostgreSQL words
-  // it) or too_many.
+  // Whether add(name) would succeed: fails with already_exists (message as PostgreSQL words it).
   Result<void, StatementErrc> admit(std::string_view name) const;
+  // Adds `name`, forgetting the least recently used statement first when at the limit.
   Result<void, StatementErrc> add(std::string_view name, PooledStatementPtr statement);
   // Removes `name`; returns what it stood for (null if nothing).
   PooledStatementPtr remove(std::string_view name);
@@ -144,11 +150,16 @@ class ClientStatements {
   const Map& all() const { return map_; }
   std::size_t size() const { return map_.size(); }
   std::size_t limit() const { return limit_; }
+  // Statements forgotten at the limit so far.
+  std::uint64_t evictions() const { return evictions_; }
 
  private:
+  void evictLeastRecentlyUsed();
+
   std::size_t limit_;
-  std::string limit_setting_;
   Map map_;
+  mutable std::uint64_t clock_ = 0;
+  std::uint64_t evictions_ = 0;
 };
 
 // The statements Keel prepared on one server connection, as a bounded LRU. Stored with the

@@ -159,6 +159,10 @@ std::string renderProxyMetrics(const ProxySnapshot& s) {
           "Transaction pooling: statements closed to keep a server connection within "
           "proxy.server_prepared_statements.",
           counter(&PoolCounters::statement_evictions));
+  perPool("keel_proxy_client_statement_evictions_total", "counter",
+          "Transaction pooling: client statements forgotten, least recently used first, to keep "
+          "a client within proxy.max_prepared_statements.",
+          counter(&PoolCounters::client_statement_evictions));
   perPool("keel_proxy_shared_statements_total", "counter",
           "Transaction pooling: client Parses answered by a statement already prepared on the "
           "server connection.",

@@ -20,6 +20,7 @@ PoolCounters countersOf(const PoolStats& stats) {
   c.server_parses = stats.server_parses.load();
   c.injected_parses = stats.injected_parses.load();
   c.statement_evictions = stats.statement_evictions.load();
+  c.client_statement_evictions = stats.client_statement_evictions.load();
   c.synthesized_responses = stats.synthesized_responses.load();
   c.shared_statements = stats.shared_statements.load();
   for (std::size_t i = 0; i < c.latency.size(); ++i) {

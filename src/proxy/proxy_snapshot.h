@@ -30,6 +30,7 @@ struct PoolCounters {
   std::uint64_t server_parses = 0;
   std::uint64_t injected_parses = 0;
   std::uint64_t statement_evictions = 0;
+  std::uint64_t client_statement_evictions = 0;
   std::uint64_t synthesized_responses = 0;
   std::uint64_t shared_statements = 0;
   // Not cumulative: latency[i] counts requests in (kBuckets[i-1], kBuckets[i]]; the last entry

@@ -42,6 +42,7 @@ struct PoolStats {
   std::atomic<std::uint64_t> server_parses{0};
   std::atomic<std::uint64_t> injected_parses{0};
   std::atomic<std::uint64_t> statement_evictions{0};
+  std::atomic<std::uint64_t> client_statement_evictions{0};
   std::atomic<std::uint64_t> synthesized_responses{0};
   std::atomic<std::uint64_t> shared_statements{0};
   // Latency histogram of request -> ReadyForQuery, upper bounds in microseconds.

@@ -20,7 +20,6 @@ constexpr std::string_view kRefusedQuery = "KEEL REFUSED THIS MESSAGE";
 // DEALLOCATE would have.
 constexpr std::string_view kNoopQuery = "SELECT";
 // PostgreSQL docs, Appendix A.
-constexpr std::string_view kConfigurationLimitExceeded = "53400";
 
 void appendBe32(std::string& out, std::uint32_t v) {
   const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
@@ -30,8 +29,8 @@ void appendBe32(std::string& out, std::uint32_t v) {
 
 }  // namespace
 
-TransactionRelay::TransactionRelay(std::size_t max_client_statements, std::string limit_setting)
-    : client_(max_client_statements, std::move(limit_setting)) {}
+TransactionRelay::TransactionRelay(std::size_t max_client_statements)
+    : client_(max_client_statements) {}
 
 TransactionRelay::~TransactionRelay() = default;
 
@@ -159,13 +158,12 @@ void TransactionRelay::clientParse(std::string_view payload, std::string_view ra
     return;
   }
   if (auto admitted = client_.admit(parse->statement); !admitted) {
-    refuse(admitted.code() == StatementErrc::already_exists ? kDuplicatePreparedStatement
-                                                            : kConfigurationLimitExceeded,
-           admitted.message(), to_server);
+    refuse(kDuplicatePreparedStatement, admitted.message(), to_server);
     return;
   }
   PooledStatementPtr statement = names_->intern(parse->query, parse->parameter_types);
   (void)client_.add(parse->statement, statement);
+  counters_.client_evictions = client_.evictions();
   Pending entry{.reply = Reply::parse,
                 .statement = statement->name,
                 .client_changed = true,

@@ -29,6 +29,7 @@ struct TransactionRelayCounters {
                                         // refusals)
   std::uint64_t shared_statements = 0;  // client Parses answered by a statement already on the
                                         // server
+  std::uint64_t client_evictions = 0;   // client statements forgotten at the per-client bound
 };
 
 // One per client session in transaction pooling mode. While a server connection is lent
@@ -50,8 +51,8 @@ struct TransactionRelayCounters {
 //   an extended-query message the server skips everything up to Sync: the entries of those
 //   messages are dropped (with what Keel would have answered for them) and their effects on the
 //   statement maps undone.
-// - Refusals (a Parse of a name the client already has: 42P05; one beyond the per-client limit:
-//   53400) must abort the client's pipeline as a server error would, rolling back its implicit
+// - Refusals (a Parse of a name the client already has: 42P05) must abort the client's pipeline as
+// a server error would, rolling back its implicit
 //   transaction. Keel sends instead a Parse that always fails (named "keel_refused", query
 //   "KEEL REFUSED THIS MESSAGE") and hands the client its own ErrorResponse in place of the
 //   server's; the server then skips up to Sync as for any error.
@@ -86,9 +87,9 @@ struct TransactionRelayCounters {
 // server connection; the StatementNames to its pool (internally locked).
 class TransactionRelay {
  public:
-  // `max_client_statements` bounds the client's named statements; `limit_setting` names the
-  // configuration key that sets it, for the error a client gets at the bound.
-  TransactionRelay(std::size_t max_client_statements, std::string limit_setting);
+  // `max_client_statements` bounds the client's named statements (least recently used
+  // forgotten first; see ClientStatements).
+  explicit TransactionRelay(std::size_t max_client_statements);
   ~TransactionRelay();
   TransactionRelay(const TransactionRelay&) = delete;
   TransactionRelay& operator=(const TransactionRelay&) = delete;

@@ -69,8 +69,7 @@ class TransactionSession {
   TransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner)
       : owner_(std::move(owner)),
         p_(std::move(parts)),
-        relay_(static_cast<std::size_t>(p_.ctx.proxy().max_prepared_statements),
-               "proxy.max_prepared_statements") {}
+        relay_(static_cast<std::size_t>(p_.ctx.proxy().max_prepared_statements)) {}
 
   static void start(std::unique_ptr<TransactionSession> self) {
     TransactionSession& s = *self;
@@ -315,40 +314,20 @@ class TransactionSession {
         break;
       }
       server_decoder_->commit(n);
-      bool broken = false;
-      while (true) {
-        auto next = server_decoder_->next();
-        if (!next) {
-          why = "the server broke the protocol: " + next.message();
-          broken = true;
-          break;
-        }
-        if (!*next) {
-          break;
-        }
-        const pgwire::Frame& f = **next;
-        noteServerMessage(f);
-        const std::size_t before = client_out_.size();
-        auto relayed = relay_.fromServer(f, client_out_);
-        pool().stats().bytes_sent += client_out_.size() - before;
-        if (!relayed) {
-          why = "Keel lost track of the protocol with PostgreSQL: " + relayed.message();
-          broken = true;
-          break;
+      why = relayServerFrames();
+      // After a transaction that may have changed settings: read them back before the client
+      // hears that it ended. Another writer of the client (an earlier flush still under way) may
+      // pass that answer on meanwhile, and the client's next request reach the server behind
+      // Keel's query: its answer, read along with Keel's, is relayed at once.
+      while (why.empty() && relay_.settingsTouched() && relay_.releasable() && !server_writing_) {
+        why = co_await readBackSettings();
+        if (why.empty()) {
+          why = relayServerFrames();
         }
       }
-      if (broken) {
+      if (!why.empty()) {
         lost = true;
         break;
-      }
-      if (relay_.settingsTouched() && relay_.releasable() && !server_writing_) {
-        // Before the client hears that the transaction ended, so that nothing of its next one
-        // is on the way yet (a client that pipelines past ReadyForQuery is handled too).
-        why = co_await readBackSettings();
-        if (!why.empty()) {
-          lost = true;
-          break;
-        }
       }
       co_await flushClient();
       if (client_failed_) {
@@ -376,6 +355,27 @@ class TransactionSession {
     co_await flushClient();
     --server_loops_;
     server_stopped_.notify();
+  }
+
+  // Relays the complete server frames decoded so far. Empty, or why the connection is broken.
+  std::string relayServerFrames() {
+    while (true) {
+      auto next = server_decoder_->next();
+      if (!next) {
+        return "the server broke the protocol: " + next.message();
+      }
+      if (!*next) {
+        return std::string();
+      }
+      const pgwire::Frame& f = **next;
+      noteServerMessage(f);
+      const std::size_t before = client_out_.size();
+      auto relayed = relay_.fromServer(f, client_out_);
+      pool().stats().bytes_sent += client_out_.size() - before;
+      if (!relayed) {
+        return "Keel lost track of the protocol with PostgreSQL: " + relayed.message();
+      }
+    }
   }
 
   // After a transaction that may have changed run-time parameters PostgreSQL does not report
@@ -522,6 +522,7 @@ class TransactionSession {
     s.server_parses += c.server_parses - reported_.server_parses;
     s.injected_parses += c.injected_parses - reported_.injected_parses;
     s.statement_evictions += c.evictions - reported_.evictions;
+    s.client_statement_evictions += c.client_evictions - reported_.client_evictions;
     s.synthesized_responses += c.synthesized - reported_.synthesized;
     s.shared_statements += c.shared_statements - reported_.shared_statements;
     reported_ = c;

@@ -59,6 +59,7 @@ public final class Compat {
       PreparedStatement div = c.prepareStatement("SELECT 1 / ?::int");
       long end = System.nanoTime() + (long) (seconds * 1e9);
       int started = 0;
+      String path = "\"$user\", public";  // not reported by PostgreSQL 15, carried by Keel
       for (int i = 0; seconds > 0 ? System.nanoTime() < end : i < iterations; i++) {
         started = i + 1;
         dbl.setInt(1, i);
@@ -106,6 +107,21 @@ public final class Compat {
                   "w" + w + " i" + i + ": application_name " + shown + ", want " + name);
             }
           }
+        }
+
+        if (i % 4 == 1) {
+          // Three values in turn: with prepareThreshold=1 every distinct text is a named
+          // statement, which pgJDBC closes only once the garbage collector finds it.
+          path = "compat_" + w + "_" + (i / 4 % 3) + ", public";
+          try (Statement st = c.createStatement()) {
+            st.execute("SET search_path = " + path);
+          }
+        }
+        try (Statement st = c.createStatement();
+            ResultSet rs = st.executeQuery("SHOW search_path")) {
+          rs.next();
+          String shown = rs.getString(1);
+          check(path.equals(shown), "w" + w + " i" + i + ": search_path " + shown + ", want " + path);
         }
       }
       try (PreparedStatement fin = c.prepareStatement(

@@ -22,6 +22,7 @@ async def worker(w):
     conn = await asyncpg.connect()
     try:
         rounds = Rounds()
+        path = '"$user", public'  # search_path: not reported by PostgreSQL 15, carried by Keel
         for i in rounds:
             got = await conn.fetchval("SELECT $1::int * 2", i)
             check(got == 2 * i, f"w{w} i{i}: doubled {got}")
@@ -49,6 +50,12 @@ async def worker(w):
                 await conn.execute(f"SET application_name = '{name}'")
                 shown = await conn.fetchval("SHOW application_name")
                 check(shown == name, f"w{w} i{i}: application_name {shown!r}, want {name!r}")
+
+            if i % 4 == 1:
+                path = f"compat_{w}_{i // 4 % 3}, public"
+                await conn.execute(f"SET search_path = {path}")
+            shown = await conn.fetchval("SHOW search_path")
+            check(shown == path, f"w{w} i{i}: search_path {shown!r}, want {path!r}")
         row = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE i >= 0) AS kept, count(*) FILTER (WHERE i < 0) AS undone "
             "FROM compat_rows WHERE driver = $1 AND worker = $2", DRIVER, w)

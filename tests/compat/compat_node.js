@@ -34,6 +34,7 @@ async function worker(w) {
   await client.connect();
   try {
     const end = Date.now() + SECONDS * 1000;
+    let path = '"$user", public';  // search_path: not reported by PostgreSQL 15, carried by Keel
     for (let i = 0; SECONDS > 0 ? Date.now() < end : i < ITERATIONS; i++) {
       started = i + 1;
       let r = await client.query(named('double', 'SELECT $1::int * 2 AS v', [i]));
@@ -67,6 +68,14 @@ async function worker(w) {
         const shown = r.rows[0].application_name;
         check(shown === name, `w${w} i${i}: application_name ${shown}, want ${name}`);
       }
+
+      if (i % 4 === 1) {
+        path = `compat_${w}_${Math.floor(i / 4) % 3}, public`;
+        await client.query(`SET search_path = ${path}`);
+      }
+      r = await client.query(named('path', 'SHOW search_path'));
+      check(r.rows[0].search_path === path,
+            `w${w} i${i}: search_path ${r.rows[0].search_path}, want ${path}`);
     }
     const r = await client.query(named('final',
       'SELECT count(*) FILTER (WHERE i >= 0)::int AS kept, count(*) FILTER (WHERE i < 0)::int AS undone ' +

@@ -23,6 +23,7 @@ def worker(w):
     conn = psycopg.connect(autocommit=True, prepare_threshold=0)
     try:
         rounds = Rounds()
+        path = '"$user", public'  # search_path: not reported by PostgreSQL 15, carried by Keel
         for i in rounds:
             got = conn.execute("SELECT %s::int * 2", (i,)).fetchone()[0]
             check(got == 2 * i, f"w{w} i{i}: doubled {got}")
@@ -51,6 +52,12 @@ def worker(w):
                 conn.execute(f"SET application_name = '{name}'")
                 shown = conn.execute("SHOW application_name").fetchone()[0]
                 check(shown == name, f"w{w} i{i}: application_name {shown!r}, want {name!r}")
+
+            if i % 4 == 1:
+                path = f"compat_{w}_{i // 4 % 3}, public"
+                conn.execute(f"SET search_path = {path}")
+            shown = conn.execute("SHOW search_path").fetchone()[0]
+            check(shown == path, f"w{w} i{i}: search_path {shown!r}, want {path!r}")
         n = conn.execute("SELECT count(*) FILTER (WHERE i >= 0), count(*) FILTER (WHERE i < 0) "
                          "FROM compat_rows WHERE driver = %s AND worker = %s",
                          (DRIVER, w)).fetchone()

@@ -15,8 +15,6 @@
 // per direction and compared byte for byte with messages built by the pgwire encoders.
 namespace keel::proxy::relay_test {
 
-inline constexpr const char* kLimitSetting = "proxy.max_client_prepared_statements";
-
 template <typename... M>
 std::string wire(const M&... messages) {
   std::string out;
@@ -228,7 +226,7 @@ class TransactionRelayTest : public ::testing::Test {
   ServerStatements server1{100};
   ServerStatements server2{100};
   ServerStatements server3{100};
-  TransactionRelay relay{100, kLimitSetting};
+  TransactionRelay relay{100};
 
  private:
   pgwire::FrameDecoder client_dec_{pgwire::Source::frontend};

@@ -354,7 +354,7 @@ struct Outputs {
 Outputs runScript(const std::vector<Step>& script, std::size_t piece, std::uint32_t threshold) {
   StatementNames names(100);
   ServerStatements server(100);
-  TransactionRelay relay(100, kLimitSetting);
+  TransactionRelay relay(100);
   relay.attach(names, server);
   pgwire::FrameLimits limits;
   limits.stream_threshold = threshold;
