@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "pgwire/backend_messages.h"
+#include "pgwire/frame_decoder.h"
 #include "pgwire/scram.h"
 #include "pgwire/scram_key_cache.h"
 #include "proxy/credentials.h"
@@ -70,6 +71,9 @@ class ServerConnection {
   // Transaction pooling: the prepared statements Keel made on this connection (created by the
   // first transaction-mode session that borrows it). Session-mode connections have none.
   std::unique_ptr<ServerStatements> statements;
+  // Transaction pooling: the decoder of what the server sends, kept with the connection (and
+  // its buffer) from one borrowing client to the next; made by the first one.
+  std::unique_ptr<pgwire::FrameDecoder> decoder;
   std::chrono::steady_clock::time_point created;
   std::chrono::steady_clock::time_point last_used;
 

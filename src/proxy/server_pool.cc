@@ -15,11 +15,87 @@ using std::chrono::milliseconds;
 namespace {
 // An idle connection used longer ago than this is probed before it is lent.
 constexpr milliseconds kAliveCheckDelay{1000};
-// release(): how far down the queue, and while the first waiter has waited less than how long,
-// a waiter on the connection's own thread may go first.
-constexpr std::size_t kWaiterWindow = 4;
-constexpr milliseconds kSameThreadPreference{20};
+// release(): a waiter of the connection's own thread goes first while it has waited at least
+// this share of what the longest waiter of another thread has (or nearly as long).
+constexpr int kSameThreadSharePercent = 75;
+constexpr milliseconds kSameThreadSlack{2};
 }  // namespace
+
+void ServerPool::WaiterQueues::push(WaiterPtr w) {
+  auto ex = w->timer.get_executor();
+  for (Queue& q : queues_) {
+    if (q.ex == ex) {
+      q.waiters.push_back(std::move(w));
+      ++count_;
+      return;
+    }
+  }
+  queues_.push_back(Queue{ex, {}});
+  queues_.back().waiters.push_back(std::move(w));
+  ++count_;
+}
+
+ServerPool::WaiterQueues::Queue* ServerPool::WaiterQueues::oldestQueue() {
+  Queue* oldest = nullptr;
+  for (Queue& q : queues_) {
+    if (!q.waiters.empty() &&
+        (oldest == nullptr || q.waiters.front()->since < oldest->waiters.front()->since)) {
+      oldest = &q;
+    }
+  }
+  return oldest;
+}
+
+ServerPool::WaiterPtr ServerPool::WaiterQueues::popOldest() {
+  Queue* q = oldestQueue();
+  WaiterPtr w = std::move(q->waiters.front());
+  q->waiters.pop_front();
+  --count_;
+  return w;
+}
+
+ServerPool::WaiterPtr ServerPool::WaiterQueues::popFor(const ServerConnection& conn,
+                                                       Clock::time_point now) {
+  Queue* own = nullptr;
+  Queue* other = nullptr;
+  for (Queue& q : queues_) {
+    if (q.waiters.empty()) {
+      continue;
+    }
+    if (own == nullptr && conn.attachedTo(q.ex)) {
+      own = &q;
+    } else if (other == nullptr || q.waiters.front()->since < other->waiters.front()->since) {
+      other = &q;
+    }
+  }
+  Queue* pick = own != nullptr ? own : other;
+  if (own != nullptr && other != nullptr) {
+    const auto own_wait = now - own->waiters.front()->since;
+    const auto other_wait = now - other->waiters.front()->since;
+    if ((own_wait + kSameThreadSlack) * 100 < other_wait * kSameThreadSharePercent) {
+      pick = other;
+    }
+  }
+  WaiterPtr w = std::move(pick->waiters.front());
+  pick->waiters.pop_front();
+  --count_;
+  return w;
+}
+
+void ServerPool::WaiterQueues::remove(const WaiterPtr& w) {
+  for (Queue& q : queues_) {
+    auto it = std::find(q.waiters.begin(), q.waiters.end(), w);
+    if (it != q.waiters.end()) {
+      q.waiters.erase(it);
+      --count_;
+      return;
+    }
+  }
+}
+
+Clock::time_point ServerPool::WaiterQueues::oldestSince() const {
+  return const_cast<WaiterQueues*>(this)->oldestQueue()->waiters.front()->since;
+}
 
 void PoolStats::recordLatency(std::uint64_t micros) {
   query_microseconds += micros;
@@ -33,15 +109,14 @@ void PoolStats::recordLatency(std::uint64_t micros) {
 ServerPool::ServerPool(PoolKey key, RouteTarget target, int max_size, milliseconds lifetime)
     : key_(std::move(key)), target_(std::move(target)), max_size_(max_size), lifetime_(lifetime) {}
 
-void ServerPool::wake(const std::shared_ptr<Waiter>& w) {
+void ServerPool::wake(const WaiterPtr& w) {
   // The timer belongs to the waiter's worker thread: cancel it there.
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 
 void ServerPool::freeSlotLocked() {
   if (!waiters_.empty()) {
-    auto w = waiters_.front();
-    waiters_.pop_front();
+    auto w = waiters_.popOldest();
     w->slot = true;  // total_ unchanged: the slot passes to the waiter
     wake(w);
   } else {
@@ -89,7 +164,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
     } else {
       waiter = std::make_shared<Waiter>(ex);
       waiter->since = now;
-      waiters_.push_back(waiter);
+      waiters_.push(waiter);
     }
   }
   stale.clear();
@@ -107,7 +182,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
       co_return std::move(waiter->conn);
     }
     if (!waiter->slot) {
-      waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
+      waiters_.remove(waiter);
       co_return fail(ProxyErrc::timeout, "no server connection to " + target_.member +
                                              " for database \"" + key_.database + "\" and user \"" +
                                              key_.user + "\" became free within " +
@@ -157,8 +232,7 @@ asio::awaitable<void> ServerPool::topUp(int min_size, LoginSettings settings) {
     }
     stats_.logins++;
     if (!waiters_.empty()) {
-      auto w = waiters_.front();
-      waiters_.pop_front();
+      auto w = waiters_.popOldest();
       w->conn = std::move(*opened);
       wake(w);
     } else {
@@ -175,8 +249,7 @@ void ServerPool::setLimits(int max_size, milliseconds server_lifetime) {
   // Slots freed by a larger size go to queued clients at once.
   while (!waiters_.empty() && total_ < max_size) {
     ++total_;
-    auto w = waiters_.front();
-    waiters_.pop_front();
+    auto w = waiters_.popOldest();
     w->slot = true;
     wake(w);
   }
@@ -198,21 +271,7 @@ void ServerPool::release(std::unique_ptr<ServerConnection> conn) {
     return;
   }
   if (!waiters_.empty()) {
-    // First come, first served; but while the first has waited only briefly, a waiter close
-    // behind it on the thread whose reactor has the socket goes first: no thread hop for the
-    // wake-up, no move of the socket.
-    auto pick = waiters_.begin();
-    if (Clock::now() - (*pick)->since < kSameThreadPreference) {
-      auto window = waiters_.begin() + std::min<std::size_t>(waiters_.size(), kWaiterWindow);
-      for (auto it = waiters_.begin(); it != window; ++it) {
-        if (conn->attachedTo((*it)->timer.get_executor())) {
-          pick = it;
-          break;
-        }
-      }
-    }
-    auto w = *pick;
-    waiters_.erase(pick);
+    auto w = waiters_.popFor(*conn, conn->last_used);
     w->conn = std::move(conn);  // acquire() counts it as lent again
     wake(w);
     return;
@@ -274,7 +333,7 @@ std::chrono::microseconds ServerPool::longestWait(Clock::time_point now) const {
   if (waiters_.empty()) {
     return std::chrono::microseconds(0);
   }
-  return std::chrono::duration_cast<std::chrono::microseconds>(now - waiters_.front()->since);
+  return std::chrono::duration_cast<std::chrono::microseconds>(now - waiters_.oldestSince());
 }
 
 std::vector<ServerPool::IdleServer> ServerPool::idleServers() const {

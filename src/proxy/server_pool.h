@@ -123,8 +123,36 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
     bool slot = false;                       // or: a slot to open a new connection
     std::chrono::steady_clock::time_point since;
   };
-  void wake(const std::shared_ptr<Waiter>& w);  // caller holds mu_
-  void freeSlotLocked();                        // total_--, or hand the slot to a waiter
+  using WaiterPtr = std::shared_ptr<Waiter>;
+  // Clients waiting for a connection, one FIFO queue per worker thread (the executor of the
+  // waiter's timer). A returned connection goes to a waiter of the thread whose reactor has its
+  // socket, unless another thread's first waiter has waited clearly longer: a hand-over within a
+  // thread moves no socket and wakes no other thread, and comparing waits keeps the threads'
+  // shares of the connections fair.
+  class WaiterQueues {
+   public:
+    void push(WaiterPtr w);
+    bool empty() const { return count_ == 0; }
+    std::size_t size() const { return count_; }
+    // The one that has waited longest. Precondition: !empty().
+    WaiterPtr popOldest();
+    // The waiter `conn` goes to. Precondition: !empty().
+    WaiterPtr popFor(const ServerConnection& conn, std::chrono::steady_clock::time_point now);
+    void remove(const WaiterPtr& w);
+    // When the longest-waiting one started. Precondition: !empty().
+    std::chrono::steady_clock::time_point oldestSince() const;
+
+   private:
+    struct Queue {
+      boost::asio::any_io_executor ex;
+      std::deque<WaiterPtr> waiters;
+    };
+    Queue* oldestQueue();
+    std::vector<Queue> queues_;  // one per thread that ever waited here: a handful
+    std::size_t count_ = 0;
+  };
+  void wake(const WaiterPtr& w);  // caller holds mu_
+  void freeSlotLocked();          // total_--, or hand the slot to a waiter
 
   const PoolKey key_;
   const RouteTarget target_;
@@ -132,7 +160,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   std::atomic<std::chrono::milliseconds> lifetime_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<ServerConnection>> idle_;
-  std::deque<std::shared_ptr<Waiter>> waiters_;
+  WaiterQueues waiters_;
   int total_ = 0;
   int lent_ = 0;
   std::uint64_t retire_before_id_ = 0;

@@ -74,6 +74,10 @@ class TransactionSession {
   static void start(std::unique_ptr<TransactionSession> self) {
     TransactionSession& s = *self;
     s.p_.ctx.cancels.clear(s.p_.client_key);  // until a transaction borrows a server connection
+    if (!s.p_.stream.tls()) {
+      boost::system::error_code ec;
+      s.p_.stream.socket().non_blocking(true, ec);  // for writeNow() in flushClient()
+    }
     s.idle();
     // Bytes the startup left in the decoder come first.
     auto ex = s.p_.stream.socket().get_executor();
@@ -169,7 +173,8 @@ class TransactionSession {
   // Relays the complete client frames decoded so far. False: the client terminated or the
   // session is over.
   asio::awaitable<bool> processClientFrames() {
-    std::string to_server;
+    std::string& to_server = to_server_;
+    to_server.clear();
     while (!ended_) {
       auto next = p_.client_decoder.next();
       if (!next) {
@@ -215,10 +220,17 @@ class TransactionSession {
     if (attached_ && !to_server.empty()) {
       pool().stats().bytes_received += received_;
       received_ = 0;
-      server_writing_ = true;
-      auto [ec, n] =
-          co_await asio::async_write(p_.lender.serverSocket(), asio::buffer(to_server), kNoThrow);
-      server_writing_ = false;
+      // At once when the socket takes it all (nearly always), else the rest asynchronously.
+      tcp::socket& socket = p_.lender.serverSocket();
+      boost::system::error_code ec;
+      const std::size_t done = writeNow(socket, to_server.data(), to_server.size(), ec);
+      if (!ec && done < to_server.size()) {
+        server_writing_ = true;
+        auto [wec, n] = co_await asio::async_write(
+            socket, asio::buffer(to_server.data() + done, to_server.size() - done), kNoThrow);
+        server_writing_ = false;
+        ec = wec;
+      }
       if (!attached_) {
         // The server reader lost the connection meanwhile and told the client.
       } else if (ec) {
@@ -263,9 +275,12 @@ class TransactionSession {
         p_.seen.set(name, value);
       }
     }
-    server_decoder_ =
-        std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits());
-    server_decoder_->setAuthenticated();
+    if (!server.decoder) {
+      server.decoder =
+          std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits());
+      server.decoder->setAuthenticated();
+    }
+    server_decoder_ = server.decoder.get();
     p_.handle.setServerSocket(&p_.lender.serverSocket());  // non-blocking since attach()
     ++server_loops_;
     asio::co_spawn(co_await asio::this_coro::executor, serverLoop(), asio::detached);
@@ -510,7 +525,7 @@ class TransactionSession {
     } else {
       p_.lender.discard();
     }
-    server_decoder_.reset();
+    server_decoder_ = nullptr;
     server_sent_fatal_ = false;
     requests_.reset();
     idle();
@@ -537,6 +552,23 @@ class TransactionSession {
       }
       co_return;
     }
+    if (!client_out_.empty() && !client_failed_ && !p_.stream.tls()) {
+      // A plain socket nearly always takes a response at once: no trip through the scheduler,
+      // and the buffer keeps its capacity.
+      boost::system::error_code ec;
+      const std::size_t n =
+          writeNow(p_.stream.socket(), client_out_.data(), client_out_.size(), ec);
+      if (ec) {
+        client_failed_ = true;
+        client_out_.clear();
+        co_return;
+      }
+      if (n == client_out_.size()) {
+        client_out_.clear();
+        co_return;
+      }
+      client_out_.erase(0, n);
+    }
     client_writing_ = true;
     while (!client_out_.empty() && !client_failed_) {
       std::string chunk;
@@ -557,8 +589,9 @@ class TransactionSession {
   std::unique_ptr<ServerLender> owner_;  // what p_ refers into: destroyed last
   TransactionSessionParts p_;
   std::string client_out_;  // client-bound bytes not yet written, in order
+  std::string to_server_;   // processClientFrames' output, kept for its capacity
   TransactionRelay relay_;
-  std::unique_ptr<pgwire::FrameDecoder> server_decoder_;  // while a connection is borrowed
+  pgwire::FrameDecoder* server_decoder_ = nullptr;  // the borrowed connection's
   Wakeup server_stopped_;
   Wakeup client_drained_;
   TransactionRelayCounters reported_;
