@@ -489,6 +489,13 @@ class Session final : public ServerLender {
     static const std::vector<std::string> kNone;
     const std::vector<std::string>& resettable =
         transaction_mode_ ? cfg.track_extra_parameters : kNone;
+    // Transaction pooling: a connection last brought in line with the same shared settings,
+    // and not changed since, needs nothing (the common case: clients alike).
+    const auto* shared = transaction_mode_ ? settings.sharedList() : nullptr;
+    const ParameterEntries* list = shared != nullptr ? shared->get() : nullptr;
+    if (server_->synced_settings.matches(list, &cfg, server_->parametersVersion())) {
+      co_return Attach::attached;
+    }
     std::string sets = settingStatements(settings, server_->parameters, resettable);
     if (!sets.empty()) {
       auto applied =
@@ -502,7 +509,10 @@ class Session final : public ServerLender {
         discardServer();
         co_return Attach::refused;
       }
-      noteSettingsApplied(settings, server_->parameters, resettable);
+      noteSettingsApplied(settings, server_->changeParameters(), resettable);
+    }
+    if (list != nullptr) {
+      server_->synced_settings = {*shared, &cfg, server_->parametersVersion()};
     }
     co_return Attach::attached;
   }
@@ -654,7 +664,7 @@ class Session final : public ServerLender {
       case pgwire::backend::kParameterStatus:
         if (f.complete) {
           if (auto p = pgwire::parseParameterStatus(f.payload)) {
-            server_->parameters[std::string(p->name)] = std::string(p->value);
+            server_->changeParameters()[std::string(p->name)] = std::string(p->value);
           }
         }
         break;
@@ -729,7 +739,7 @@ class Session final : public ServerLender {
       // RESET ALL put back every setting Keel made that PostgreSQL does not report.
       settings_.forEach([&](const std::string& name, const std::string&) {
         if (!reportedParameter(name)) {
-          server_->parameters.erase(name);
+          server_->changeParameters().erase(name);
         }
       });
     }

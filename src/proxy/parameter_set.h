@@ -65,6 +65,11 @@ class ParameterSet {
   std::size_t size() const;
   bool empty() const { return size() == 0; }
   ParameterEntries entries() const;
+  // The shared list this set is, when it has no changes of its own (else null): two sets with
+  // the same list hold the same parameters.
+  const std::shared_ptr<const ParameterEntries>* sharedList() const {
+    return changes_.empty() && base_ ? &base_ : nullptr;
+  }
   // Folds the changes into a base shared through `sets`, so that clients whose parameters
   // ended up alike (startup parameters plus the same defaults) hold one copy.
   void share(ParameterSets& sets);

@@ -227,7 +227,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> login(RouteTarge
       case pgwire::backend::kParameterStatus: {
         auto p = pgwire::parseParameterStatus(frame->payload);
         if (p) {
-          conn->parameters[std::string(p->name)] = std::string(p->value);
+          conn->changeParameters()[std::string(p->name)] = std::string(p->value);
           conn->login_parameters[std::string(p->name)] = std::string(p->value);
         }
         break;
@@ -396,7 +396,7 @@ asio::awaitable<ProxyResult<void>> runServerQuery(tcp::socket& socket, ServerCon
     const pgwire::Frame& f = **frame;
     if (f.type == pgwire::backend::kParameterStatus) {
       if (auto p = pgwire::parseParameterStatus(f.payload)) {
-        conn.parameters[std::string(p->name)] = std::string(p->value);
+        conn.changeParameters()[std::string(p->name)] = std::string(p->value);
       }
     } else if (f.type == pgwire::backend::kErrorResponse) {
       auto e = pgwire::parseErrorResponse(f.payload);

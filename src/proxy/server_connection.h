@@ -63,8 +63,27 @@ class ServerConnection {
   static std::uint64_t nextId();
   std::uint64_t id() const { return id_; }
   pgwire::BackendKeyData key;
-  // Run-time parameters as PostgreSQL reported them (ParameterStatus) or Keel set them.
+  // Run-time parameters as PostgreSQL reported them (ParameterStatus) or Keel set them. Read
+  // it directly; change it only through changeParameters(), which moves parametersVersion().
   ParameterMap parameters;
+  ParameterMap& changeParameters() {
+    ++parameters_version_;
+    return parameters;
+  }
+  std::uint64_t parametersVersion() const { return parameters_version_; }
+  // Transaction pooling: the client settings and ParameterStatus values this connection was last
+  // brought in line with (shared, unchanged ParameterSet lists), valid while the parameters stay
+  // at the recorded version: a client with the same lists needs no SET and no ParameterStatus.
+  struct Synced {
+    std::shared_ptr<const ParameterEntries> list;
+    const void* config = nullptr;  // the configuration snapshot it was computed under
+    std::uint64_t version = 0;
+    bool matches(const ParameterEntries* l, const void* c, std::uint64_t v) const {
+      return l != nullptr && list.get() == l && config == c && version == v;
+    }
+  };
+  Synced synced_settings;
+  Synced synced_seen;
   // The parameters PostgreSQL reported at login: the values a client gets when it sets nothing
   // (transaction pooling starts each client from these, whatever earlier clients set).
   ParameterMap login_parameters;
@@ -85,6 +104,7 @@ class ServerConnection {
   bool ipv6_;
   RouteTarget target_;
   std::uint64_t id_;
+  std::uint64_t parameters_version_ = 0;
 };
 
 // Runs the EXPENSIVE SCRAM key derivation on `crypto` (unless `cache` has the keys) and resumes

@@ -265,14 +265,23 @@ class TransactionSession {
     p_.ctx.cancels.set(p_.client_key,
                        CancelTarget{server.target().host, server.target().port, server.key});
     // What PostgreSQL reports differently on this connection (after the SETs): tell the client.
-    for (const auto& [name, value] : server.parameters) {
-      if (server.login_parameters.count(name) == 0) {
-        continue;  // set by Keel, not reported by PostgreSQL
+    // Nothing to tell when the connection was last checked against the same shared list of
+    // values seen and has not changed since.
+    const auto* seen_list = p_.seen.sharedList();
+    const ParameterEntries* seen_raw = seen_list != nullptr ? seen_list->get() : nullptr;
+    if (!server.synced_seen.matches(seen_raw, nullptr, server.parametersVersion())) {
+      for (const auto& [name, value] : server.parameters) {
+        if (server.login_parameters.count(name) == 0) {
+          continue;  // set by Keel, not reported by PostgreSQL
+        }
+        const std::string* seen = p_.seen.find(name);
+        if (seen == nullptr || *seen != value) {
+          pgwire::encode(client_out_, pgwire::ParameterStatus{name, value});
+          p_.seen.set(name, value);
+        }
       }
-      const std::string* seen = p_.seen.find(name);
-      if (seen == nullptr || *seen != value) {
-        pgwire::encode(client_out_, pgwire::ParameterStatus{name, value});
-        p_.seen.set(name, value);
+      if (p_.seen.sharedList() == seen_list && seen_list != nullptr) {
+        server.synced_seen = {*seen_list, nullptr, server.parametersVersion()};
       }
     }
     if (!server.decoder) {
@@ -458,7 +467,7 @@ class TransactionSession {
             for (std::size_t i = 0; i < values.size(); ++i) {
               if (values[i]) {
                 p_.settings.set(names[i], *values[i]);
-                server.parameters[names[i]] = *values[i];
+                server.changeParameters()[names[i]] = *values[i];
               }
             }
             co_return std::string();
@@ -490,7 +499,7 @@ class TransactionSession {
         break;
       case pgwire::backend::kParameterStatus:
         if (auto ps = pgwire::parseParameterStatus(f.payload)) {
-          p_.lender.server().parameters[std::string(ps->name)] = std::string(ps->value);
+          p_.lender.server().changeParameters()[std::string(ps->name)] = std::string(ps->value);
           p_.seen.set(ps->name, ps->value);  // the relay passes it on
           if (trackedParameter(ps->name) ||
               extraParameter(ps->name, p_.ctx.proxy().track_extra_parameters)) {

@@ -77,6 +77,26 @@ TEST(ParameterSet, ClientsWithTheSameListsShareOneCopy) {
   EXPECT_EQ(sets.size(), 0u);
 }
 
+TEST(ParameterSet, TheSharedListIdentifiesSetsWithoutChanges) {
+  // What lets a server connection skip the comparison for a client alike to the last one.
+  ParameterSets sets;
+  Entries startup{{"application_name", "app"}};
+  auto a = ParameterSet::from(startup, &sets);
+  auto b = ParameterSet::from(startup, &sets);
+  ASSERT_NE(a.sharedList(), nullptr);
+  ASSERT_NE(b.sharedList(), nullptr);
+  EXPECT_EQ(a.sharedList()->get(), b.sharedList()->get());
+  b.set("application_name", "other");
+  EXPECT_EQ(b.sharedList(), nullptr) << "a set with changes of its own has no shared identity";
+  b.share(sets);
+  ASSERT_NE(b.sharedList(), nullptr);
+  EXPECT_NE(a.sharedList()->get(), b.sharedList()->get());
+  b.set("application_name", "app");
+  b.share(sets);
+  EXPECT_EQ(a.sharedList()->get(), b.sharedList()->get()) << "alike again: the same list";
+  EXPECT_EQ(ParameterSet().sharedList(), nullptr);
+}
+
 TEST(ParameterSet, ManyListsComeAndGo) {
   ParameterSets sets;
   ParameterSet kept = ParameterSet::from(Entries{{"k", "v"}}, &sets);
