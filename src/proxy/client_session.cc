@@ -104,9 +104,9 @@ class Session final : public ServerLender {
     if (!started) {
       co_return std::nullopt;
     }
-    if (isAdminDatabase(database_)) {
+    if (isAdminDatabase(login_.database)) {
       handle_->update([](SessionInfo& i) { i.state = "admin"; });
-      co_await runAdminConsole(stream_, client_dec_, ctx_, user_);
+      co_await runAdminConsole(stream_, client_dec_, ctx_, login_.user);
       co_return std::nullopt;
     }
     bool connected = co_await connect();
@@ -285,19 +285,19 @@ class Session final : public ServerLender {
 
     for (const auto& [k, v] : params) {
       if (k == "user") {
-        user_ = v;
+        login_.user = v;
       } else if (k == "database") {
-        database_ = v;
+        login_.database = v;
       }
     }
-    if (user_.empty()) {
+    if (login_.user.empty()) {
       queueFatal(sqlstate::kInvalidAuthorizationSpecification,
                  "no PostgreSQL user name specified in startup packet");
       co_await writeFatal();
       co_return false;
     }
-    if (database_.empty()) {
-      database_ = user_;
+    if (login_.database.empty()) {
+      login_.database = login_.user;
     }
     auto settings = clientSettingsFrom(params);
     if (!settings) {
@@ -308,8 +308,8 @@ class Session final : public ServerLender {
     settings_ = ParameterSet::from(std::move(settings->parameters));
     const std::string* application_name = settings_.find("application_name");
     handle_->update([&](SessionInfo& i) {
-      i.user = user_;
-      i.database = database_;
+      i.user = login_.user;
+      i.database = login_.database;
       i.application_name = application_name != nullptr ? *application_name : std::string();
     });
 
@@ -339,10 +339,10 @@ class Session final : public ServerLender {
       co_return false;
     }
     auto info = handle_->info();
-    auto decision =
-        matchHba(cfg, stream_.tls(), clientAddressFromString(info.address), database_, user_);
-    std::string where = "host \"" + info.address + "\", user \"" + user_ + "\", database \"" +
-                        database_ + "\", " + (stream_.tls() ? "SSL on" : "SSL off");
+    auto decision = matchHba(cfg, stream_.tls(), clientAddressFromString(info.address),
+                             login_.database, login_.user);
+    std::string where = "host \"" + info.address + "\", user \"" + login_.user + "\", database \"" +
+                        login_.database + "\", " + (stream_.tls() ? "SSL on" : "SSL off");
     if (decision.method.empty()) {
       queueFatal(sqlstate::kInvalidAuthorizationSpecification, "no proxy.hba entry for " + where);
       co_await writeFatal();
@@ -354,15 +354,15 @@ class Session final : public ServerLender {
       co_await writeFatal();
       co_return false;
     }
-    auto secret =
-        co_await authenticateClient(stream_, client_dec_, user_, database_, decision.method, ctx_);
+    auto secret = co_await authenticateClient(stream_, client_dec_, login_.user, login_.database,
+                                              decision.method, ctx_);
     if (!secret) {
       spdlog::info("proxy: authentication of {} failed: {}", where, secret.code().message);
       queueFatal(secret.code().sqlstate, secret.code().message);
       co_await writeFatal();
       co_return false;
     }
-    server_secret_ = std::move(*secret);
+    login_.secret = std::move(*secret);
     std::string ok;
     pgwire::encode(ok, pgwire::Authentication::ok());
     auto written4 = co_await stream_.write(ok, kClient);
@@ -401,7 +401,7 @@ class Session final : public ServerLender {
         }
       }
       // Admin console PAUSE: new clients wait for RESUME, at most query_wait_timeout.
-      if (target && ctx_.pausedFor(database_)) {
+      if (target && ctx_.pausedFor(login_.database)) {
         if (handle_->killed()) {
           queueFatal(sqlstate::kAdminShutdown, handle_->killReason());
           co_await writeFatal();
@@ -409,7 +409,7 @@ class Session final : public ServerLender {
         }
         if (Clock::now() >= pause_deadline) {
           queueFatal(sqlstate::kCannotConnectNow,
-                     "database \"" + database_ +
+                     "database \"" + login_.database +
                          "\" is paused by the admin console (PAUSE) and was not resumed within " +
                          std::to_string(cfg.query_wait_timeout.count()) +
                          " ms (proxy.query_wait_timeout); retry later");
@@ -450,11 +450,15 @@ class Session final : public ServerLender {
   // says why) and nothing was sent to the client.
   asio::awaitable<Attach> attachServer(const RouteTarget& target) {
     const ProxyConfig& cfg = ctx_.proxy();
-    pool_ = ctx_.pools.get(PoolKey{target.endpoint(), database_, user_, transaction_mode_}, target);
+    // Pools are never dropped from the registry: the one of the last borrow serves while the
+    // server is the same.
+    if (!pool_ || pool_->target().port != target.port || pool_->target().host != target.host) {
+      pool_ = ctx_.pools.get(
+          PoolKey{target.endpoint(), login_.database, login_.user, transaction_mode_}, target);
+    }
     ServerPool::LoginSettings login_settings{cfg.server_connect_timeout, &ctx_.keys, ctx_.crypto};
-    ServerLogin login{user_, database_, server_secret_};
     std::string code;
-    auto conn = co_await pool_->acquire(login, cfg.query_wait_timeout, login_settings, &code);
+    auto conn = co_await pool_->acquire(login_, cfg.query_wait_timeout, login_settings, &code);
     if (!conn && (conn.code() == ProxyErrc::unavailable || code == sqlstate::kCannotConnectNow)) {
       unreachable_ = conn.message();
       co_return Attach::unreachable;
@@ -473,7 +477,7 @@ class Session final : public ServerLender {
     server_socket_ = &server_->attach(ex);
     handle_->update([&](SessionInfo& i) {
       i.server = target.member;
-      i.server_endpoint = target.endpoint();
+      i.server_endpoint = pool_->key().endpoint;
       i.server_id = server_->id();
       i.state = "active";
     });
@@ -769,11 +773,9 @@ class Session final : public ServerLender {
   ClientStream stream_;
   pgwire::FrameDecoder client_dec_;
   std::unique_ptr<pgwire::FrameDecoder> server_dec_;  // session pooling's relay only
-  std::string user_;
-  std::string database_;
-  ParameterSet settings_;                 // session pooling, and transaction pooling's login
+  ServerLogin login_;      // the client's user and database, and how Keel logs in for it
+  ParameterSet settings_;  // session pooling, and transaction pooling's login
   const ParameterSet* wanted_ = nullptr;  // transaction pooling: while borrow() runs
-  ServerSecret server_secret_;
   pgwire::BackendKeyData client_key_;
   bool key_issued_ = false;
   std::shared_ptr<ServerPool> pool_;

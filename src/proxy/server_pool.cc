@@ -125,13 +125,9 @@ void ServerPool::freeSlotLocked() {
 }
 
 asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acquire(
-    ServerLogin login, milliseconds wait, LoginSettings settings, std::string* sqlstate) {
+    const ServerLogin& login, milliseconds wait, LoginSettings settings, std::string* sqlstate) {
   auto ex = co_await asio::this_coro::executor;
   std::vector<std::unique_ptr<ServerConnection>> stale;  // closed outside the lock
-  {
-    std::lock_guard lock(mu_);
-    last_login_ = login;
-  }
   std::shared_ptr<Waiter> waiter;
   bool open_new = false;
   {
@@ -195,8 +191,12 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
   }
 
   if (open_new) {
-    auto opened = co_await connectServer(target_, std::move(login), settings.connect_timeout,
-                                         *settings.cache, settings.crypto, sqlstate);
+    {
+      std::lock_guard lock(mu_);
+      last_login_ = login;  // for topUp()
+    }
+    auto opened = co_await connectServer(target_, login, settings.connect_timeout, *settings.cache,
+                                         settings.crypto, sqlstate);
     std::lock_guard lock(mu_);
     if (!opened) {
       stats_.login_failures++;

@@ -70,9 +70,10 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
     pgwire::ScramKeyCache* cache;
     boost::asio::any_io_executor crypto;
   };
-  // Runs on the caller's executor. `login` is how to log in if a new connection is needed.
+  // Runs on the caller's executor. `login` is how to log in if a new connection is needed; it
+  // must stay valid until the returned awaitable completes.
   boost::asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> acquire(
-      ServerLogin login, std::chrono::milliseconds wait, LoginSettings settings,
+      const ServerLogin& login, std::chrono::milliseconds wait, LoginSettings settings,
       std::string* sqlstate);
   // Opens connections until the pool holds `min_size` (proxy.min_pool_size), with the login of
   // the last client that borrowed from it; nothing before a client has. Runs on the caller's
