@@ -417,6 +417,13 @@ asio::awaitable<void> HaLoop::rejoin(const ClusterView& view, std::string leader
                     "this former primary needs pg_rewind, but postgresql.use_pg_rewind is off");
       }
       auto rw = pg_.rewind(source);
+      if (!rw && rw.code() == pg::PgErrc::source_in_recovery) {
+        // The leader holds the lock but is still being promoted (right after a switchover):
+        // the data here is fine, so wait for it rather than copy everything again.
+        return fail(rw.code(), rw.message() +
+                                   "; the leader is still finishing its promotion: trying again "
+                                   "on the next cycle");
+      }
       if (!rw) {
         if (!c.postgresql.reclone_on_rewind_failure || leader_is_me) {
           return fail(pg::PgErrc::command_failed,

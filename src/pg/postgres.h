@@ -23,6 +23,7 @@ enum class PgErrc {
   not_running,
   system_id_mismatch,  // the data directory belongs to another cluster
   refused,             // precondition not met (message says which)
+  source_in_recovery,  // the rewind source is a standby (e.g. a new leader still promoting)
 };
 
 template <typename T>

@@ -255,9 +255,9 @@ PgResult<void> PostgresInstance::ensureSourceCheckpointed(const PgEndpoint& sour
   }
   const Row& r = (*rows)[0];
   if (r[0] && *r[0] == "t") {
-    return fail(PgErrc::refused, "cannot rewind from " + source.host + ":" +
-                                     std::to_string(source.port) +
-                                     ": it is a standby; rewind from the primary");
+    return fail(PgErrc::source_in_recovery, "cannot rewind from " + source.host + ":" +
+                                                std::to_string(source.port) +
+                                                ": it is a standby; rewind from the primary");
   }
   if (r[1] && r[2] && *r[1] == *r[2]) {
     return {};

@@ -1,7 +1,9 @@
 // A planned switchover while a client keeps writing: no acknowledged write may be lost.
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -147,6 +149,18 @@ TEST_F(HaClusterTest, SwitchoverUnderWriteLoadLosesNoAcknowledgedWrite) {
   EXPECT_EQ(memberRole(*c, old_leader), "replica") << describeCluster(*c);
   EXPECT_EQ(memberState(*c, old_leader), "streaming") << describeCluster(*c);
   EXPECT_EQ(memberTimeline(*c, old_leader), leaderTimeline(*c)) << describeCluster(*c);
+  // A clean switchover leaves the old primary on the new leader's history: it follows as it is,
+  // without pg_rewind and never by copying everything again (even if it looked before the
+  // candidate finished promoting).
+  {
+    std::ifstream in(cluster().node(old_leader).log_path);
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string mark = "rejoined as a replica of " + candidate;
+    auto at = log.rfind(mark);
+    ASSERT_NE(at, std::string::npos) << cluster().logTails();
+    std::string line = log.substr(at, log.find('\n', at) - at);
+    EXPECT_NE(line.find("(no rewind needed)"), std::string::npos) << line;
+  }
 
   auto h = history(candidate);
   ASSERT_TRUE(h.is_array() && !h.empty()) << h.dump();
