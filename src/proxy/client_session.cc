@@ -328,36 +328,19 @@ class Session final : public ServerLender {
       }
     }
 
-    const bool need_tls = cfg.client_tls.sslmode == "require" ||
-                          cfg.client_tls.sslmode == "verify-ca" ||
-                          cfg.client_tls.sslmode == "verify-full";
-    if (need_tls && !stream_.tls()) {
-      queueFatal(sqlstate::kInvalidAuthorizationSpecification,
-                 "Keel's proxy accepts only TLS connections (proxy.client_tls.sslmode is " +
-                     cfg.client_tls.sslmode + "); connect with sslmode=require");
-      co_await writeFatal();
-      co_return false;
-    }
     auto info = handle_->info();
-    auto decision = matchHba(cfg, stream_.tls(), clientAddressFromString(info.address),
-                             login_.database, login_.user);
-    std::string where = "host \"" + info.address + "\", user \"" + login_.user + "\", database \"" +
-                        login_.database + "\", " + (stream_.tls() ? "SSL on" : "SSL off");
-    if (decision.method.empty()) {
-      queueFatal(sqlstate::kInvalidAuthorizationSpecification, "no proxy.hba entry for " + where);
-      co_await writeFatal();
-      co_return false;
-    }
-    if (decision.method == "reject") {
-      queueFatal(sqlstate::kInvalidAuthorizationSpecification,
-                 "proxy.hba rejects connection for " + where);
+    Admission admission =
+        admitClient(cfg, stream_.tls(), info.address, login_.database, login_.user);
+    if (!admission.refusal.empty()) {
+      queueFatal(sqlstate::kInvalidAuthorizationSpecification, admission.refusal);
       co_await writeFatal();
       co_return false;
     }
     auto secret = co_await authenticateClient(stream_, client_dec_, login_.user, login_.database,
-                                              decision.method, ctx_);
+                                              admission.method, ctx_);
     if (!secret) {
-      spdlog::info("proxy: authentication of {} failed: {}", where, secret.code().message);
+      spdlog::info("proxy: authentication of {} failed: {}", admission.where,
+                   secret.code().message);
       queueFatal(secret.code().sqlstate, secret.code().message);
       co_await writeFatal();
       co_return false;

@@ -151,4 +151,25 @@ HbaDecision matchHba(const ProxyConfig& config, bool tls, const ClientAddress& a
   return {"", nullptr};
 }
 
+Admission admitClient(const ProxyConfig& config, bool tls, const std::string& address,
+                      const std::string& database, const std::string& user) {
+  Admission a;
+  a.where = "host \"" + address + "\", user \"" + user + "\", database \"" + database + "\", " +
+            (tls ? "SSL on" : "SSL off");
+  const std::string& sslmode = config.client_tls.sslmode;
+  if (!tls && (sslmode == "require" || sslmode == "verify-ca" || sslmode == "verify-full")) {
+    a.refusal = "Keel's proxy accepts only TLS connections (proxy.client_tls.sslmode is " +
+                sslmode + "); connect with sslmode=require";
+    return a;
+  }
+  a.method = matchHba(config, tls, clientAddressFromString(address), database, user).method;
+  if (a.method.empty()) {
+    a.refusal = "no proxy.hba entry for " + a.where;
+  } else if (a.method == "reject") {
+    a.refusal = "proxy.hba rejects connection for " + a.where;
+    a.method.clear();
+  }
+  return a;
+}
+
 }  // namespace keel::proxy

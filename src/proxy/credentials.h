@@ -55,4 +55,13 @@ struct HbaDecision {
 HbaDecision matchHba(const ProxyConfig& config, bool tls, const ClientAddress& address,
                      const std::string& database, const std::string& user);
 
+// Whether a client may go on to authentication, by proxy.client_tls.sslmode and the hba rules.
+struct Admission {
+  std::string method;   // how to authenticate it, when admitted
+  std::string refusal;  // when not: the message of its FATAL error (SQLSTATE 28000)
+  std::string where;    // "host "...", user "...", database "...", SSL on|off", for messages
+};
+Admission admitClient(const ProxyConfig& config, bool tls, const std::string& address,
+                      const std::string& database, const std::string& user);
+
 }  // namespace keel::proxy

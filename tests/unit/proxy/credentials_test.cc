@@ -79,5 +79,28 @@ TEST(Hba, FirstMatchingRuleWins) {
   EXPECT_EQ(matchHba(none, false, local, "app", "x").method, "md5") << "no rules: auth_type";
 }
 
+TEST(Hba, AdmissionNamesTheRuleOrSettingThatRefuses) {
+  auto cfg = withRules({"host all mallory all reject", "host all all 127.0.0.1/32 md5"});
+  auto ok = admitClient(cfg, false, "127.0.0.1", "app", "alice");
+  EXPECT_EQ(ok.method, "md5");
+  EXPECT_EQ(ok.refusal, "");
+  EXPECT_EQ(ok.where, "host \"127.0.0.1\", user \"alice\", database \"app\", SSL off");
+  auto rejected = admitClient(cfg, true, "127.0.0.1", "app", "mallory");
+  EXPECT_EQ(rejected.method, "");
+  EXPECT_EQ(rejected.refusal,
+            "proxy.hba rejects connection for host \"127.0.0.1\", user "
+            "\"mallory\", database \"app\", SSL on");
+  auto unmatched = admitClient(cfg, false, "192.0.2.7", "app", "alice");
+  EXPECT_EQ(unmatched.refusal.rfind("no proxy.hba entry for host \"192.0.2.7\"", 0), 0u)
+      << unmatched.refusal;
+  cfg.client_tls.sslmode = "verify-full";
+  auto plain = admitClient(cfg, false, "127.0.0.1", "app", "alice");
+  EXPECT_NE(plain.refusal.find("accepts only TLS connections (proxy.client_tls.sslmode is "
+                               "verify-full)"),
+            std::string::npos)
+      << plain.refusal;
+  EXPECT_EQ(admitClient(cfg, true, "127.0.0.1", "app", "alice").method, "md5");
+}
+
 }  // namespace
 }  // namespace keel::proxy
