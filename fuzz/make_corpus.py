@@ -373,6 +373,7 @@ proxy:
   max_lag_time: 10s
   ro_fallback_to_primary: false
   server_reset_query: ""
+  track_extra_parameters: [search_path, myapp.tenant]
   max_packet_size: 1GB
   hba:
     - hostssl all all 0.0.0.0/0 cert
@@ -396,7 +397,7 @@ postgresql:
   authentication: {superuser: {password: 1}}
 etcd: {endpoints: [ftp://x], embedded: {name: n}}
 ha: {ttl: 1ms, loop_wait: 2s, maximum_lag_on_failover: 1.5B}
-proxy: {workers: 1000, hba: [host all], auth_type: ldap}
+proxy: {workers: 1000, hba: [host all], auth_type: ldap, track_extra_parameters: ["search path"]}
 """)
 write("config", "yaml-features.yaml", """anchors: &a {x: 1}
 scope: &s demo
