@@ -539,19 +539,18 @@ TEST_F(TransactionRelayTest, SettingsChangesPostgresDoesNotReportAreNoticed) {
   EXPECT_TRUE(relay.settingsTouched());
   relay.clearSettingsTouched();
 
-  client(wire(query("RESET ALL")));
-  sent();
-  server(wire(done("RESET"), ready()));
-  received();
-  EXPECT_TRUE(relay.settingsTouched());
-  relay.clearSettingsTouched();
-
-  client(wire(query("DISCARD ALL")));
-  sent();
-  server(wire(done("DISCARD ALL"), ready()));
-  received();
-  EXPECT_TRUE(relay.settingsTouched());
-  relay.clearSettingsTouched();
+  // One simple query and PostgreSQL's answer: whether the relay reports settings touched.
+  auto touchedBy = [&](std::string_view sql, const std::string& answer) {
+    client(wire(query(sql)));
+    sent();
+    server(answer);
+    received();
+    const bool touched = relay.settingsTouched();
+    relay.clearSettingsTouched();
+    return touched;
+  };
+  EXPECT_TRUE(touchedBy("RESET ALL", wire(done("RESET"), ready())));
+  EXPECT_TRUE(touchedBy("DISCARD ALL", wire(done("DISCARD ALL"), ready())));
 
   // set_config() runs inside a query: noticed from the text, in a Query, a Parse, or the Bind
   // of a named statement prepared earlier (in another transaction).
@@ -573,12 +572,9 @@ TEST_F(TransactionRelayTest, SettingsChangesPostgresDoesNotReportAreNoticed) {
   relay.clearSettingsTouched();
 
   // Other commands leave it alone; detaching clears it.
-  client(wire(query("SELECT 1; BEGIN; COMMIT")));
-  sent();
-  server(wire(columns("?column?"), row("1"), done("SELECT 1"), done("BEGIN"), done("COMMIT"),
-              ready()));
-  received();
-  EXPECT_FALSE(relay.settingsTouched());
+  EXPECT_FALSE(
+      touchedBy("SELECT 1; BEGIN; COMMIT", wire(columns("?column?"), row("1"), done("SELECT 1"),
+                                                done("BEGIN"), done("COMMIT"), ready())));
   client(wire(query("SET TIME ZONE 'UTC'")));
   sent();
   server(wire(done("SET"), ready()));
