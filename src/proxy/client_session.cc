@@ -141,6 +141,33 @@ class Session final : public ServerLender {
     wanted_ = nullptr;
     co_return borrowed;
   }
+  bool borrowNow(const ParameterSet& wanted) override {
+    // Only the plain case: a read-write client that borrowed before, its leader unchanged and
+    // routable, an idle connection already in line with the client's settings.
+    const auto* shared = wanted.sharedList();
+    if (!pool_ || !baseline_set_ || listener_ != Listener::rw || shared == nullptr ||
+        handle_->killed() || ctx_.pausedFor(login_.database)) {
+      return false;
+    }
+    auto table = ctx_.routes.current();
+    if (table->rw_paused || !table->leader || table->leader->port != pool_->target().port ||
+        table->leader->host != pool_->target().host) {
+      return false;
+    }
+    auto ex = stream_.socket().get_executor();
+    auto conn = pool_->tryAcquireIdle(ex);
+    if (!conn) {
+      return false;
+    }
+    if (!conn->synced_settings.matches(shared->get(), &ctx_.proxy(), conn->parametersVersion())) {
+      pool_->release(std::move(conn));  // borrow() gives it the client's settings
+      return false;
+    }
+    server_ = std::move(conn);
+    server_socket_ = &server_->attach(ex);
+    noteServer(table->leader->member);
+    return true;
+  }
   ServerPool& pool() override { return *pool_; }
   ServerConnection& server() override { return *server_; }
   tcp::socket& serverSocket() override { return *server_socket_; }
@@ -458,12 +485,7 @@ class Session final : public ServerLender {
     server_ = std::move(*conn);
     auto ex = co_await asio::this_coro::executor;
     server_socket_ = &server_->attach(ex);
-    handle_->update([&](SessionInfo& i) {
-      i.server = target.member;
-      i.server_endpoint = pool_->key().endpoint;
-      i.server_id = server_->id();
-      i.state = "active";
-    });
+    noteServer(target.member);
     if (transaction_mode_ && !baseline_set_) {
       // The server may carry what earlier clients SET: this client starts from the values
       // PostgreSQL gives at login, plus its startup parameters.
@@ -502,6 +524,16 @@ class Session final : public ServerLender {
       server_->synced_settings = {*shared, &cfg, server_->parametersVersion()};
     }
     co_return Attach::attached;
+  }
+
+  // SHOW CLIENTS: the session is active on server_ of `member`.
+  void noteServer(const std::string& member) {
+    handle_->update([&](SessionInfo& i) {
+      i.server = member;
+      i.server_endpoint = pool_->key().endpoint;
+      i.server_id = server_->id();
+      i.state = "active";
+    });
   }
 
   asio::awaitable<void> finishLogin() {

@@ -52,6 +52,7 @@ ProxyContext::ProxyContext(std::shared_ptr<const Config> cfg, boost::asio::any_i
       pools(cfg->proxy.default_pool_size, cfg->proxy.server_lifetime),
       crypto(std::move(ex)) {
   retained_.push_back(cfg);
+  current_.store(cfg.get(), std::memory_order_release);
   unsigned char key[32];
   if (RAND_bytes(key, sizeof key) == 1) {
     mock_key.assign(reinterpret_cast<const char*>(key), sizeof key);
@@ -63,6 +64,7 @@ void ProxyContext::retainConfig(std::shared_ptr<const Config> next) {
     std::lock_guard lock(retained_mu_);
     retained_.push_back(next);
   }
+  current_.store(next.get(), std::memory_order_release);
   config.store(std::move(next));
 }
 

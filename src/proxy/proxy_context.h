@@ -96,16 +96,23 @@ class PausedDatabases {
   void add(const std::string& database) {
     std::lock_guard lock(mu_);
     names_.insert(database);
+    any_ = true;
   }
   void remove(const std::string& database) {
     std::lock_guard lock(mu_);
     names_.erase(database);
+    any_ = !names_.empty();
   }
   void clear() {
     std::lock_guard lock(mu_);
     names_.clear();
+    any_ = false;
   }
+  // Asked on every borrow: no lock while nothing is paused (nearly always).
   bool contains(const std::string& database) const {
+    if (!any_.load(std::memory_order_acquire)) {
+      return false;
+    }
     std::lock_guard lock(mu_);
     return names_.count(database) != 0;
   }
@@ -117,6 +124,7 @@ class PausedDatabases {
  private:
   mutable std::mutex mu_;
   std::set<std::string> names_;
+  std::atomic<bool> any_{false};
 };
 
 // Everything client sessions share. Owned by ProxyServer; outlives every session.
@@ -124,8 +132,10 @@ struct ProxyContext {
   ProxyContext(std::shared_ptr<const Config> cfg, boost::asio::any_io_executor crypto_ex);
 
   // The current configuration. A reload stores a new snapshot; every earlier one stays alive
-  // (retainConfig), so a session may hold references into the snapshot it read.
-  const ProxyConfig& proxy() const { return config.load()->proxy; }
+  // (retainConfig), so a session may hold references into the snapshot it read. proxy() reads a
+  // plain pointer to the current one: it is asked several times per transaction, on every
+  // worker thread, and must cost no reference count.
+  const ProxyConfig& proxy() const { return current_.load(std::memory_order_acquire)->proxy; }
   std::shared_ptr<const Config> currentConfig() const { return config.load(); }
   void retainConfig(std::shared_ptr<const Config> next);
   std::shared_ptr<const Userlist> users() const { return userlist.load(); }
@@ -163,6 +173,7 @@ struct ProxyContext {
  private:
   std::mutex retained_mu_;
   std::vector<std::shared_ptr<const Config>> retained_;
+  std::atomic<const Config*> current_{nullptr};  // config's, kept alive by retained_
 };
 
 }  // namespace keel::proxy

@@ -124,6 +124,39 @@ void ServerPool::freeSlotLocked() {
   }
 }
 
+std::unique_ptr<ServerConnection> ServerPool::takeIdleLocked(
+    const asio::any_io_executor& ex, Clock::time_point now,
+    std::vector<std::unique_ptr<ServerConnection>>& stale) {
+  while (!idle_.empty()) {
+    // Most recently used first, preferring one whose socket this thread already watches.
+    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+      if ((*it)->attachedTo(ex)) {
+        std::swap(*it, idle_.back());
+        break;
+      }
+    }
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    // A connection used a moment ago is not probed (PgBouncer's server_check_delay does the
+    // same): a server that went away meanwhile fails the transaction's first read.
+    bool probe = now - conn->last_used >= kAliveCheckDelay;
+    if ((probe && !conn->looksAlive()) || now - conn->created > lifetime_.load()) {
+      stale.push_back(std::move(conn));
+      --total_;
+      continue;
+    }
+    ++lent_;
+    return conn;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<ServerConnection> ServerPool::tryAcquireIdle(const asio::any_io_executor& ex) {
+  std::vector<std::unique_ptr<ServerConnection>> stale;  // closed outside the lock
+  std::lock_guard lock(mu_);
+  return takeIdleLocked(ex, Clock::now(), stale);
+}
+
 asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acquire(
     const ServerLogin& login, milliseconds wait, LoginSettings settings, std::string* sqlstate) {
   auto ex = co_await asio::this_coro::executor;
@@ -133,25 +166,7 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
   {
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
-    while (!idle_.empty()) {
-      // Most recently used first, preferring one whose socket this thread already watches.
-      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
-        if ((*it)->attachedTo(ex)) {
-          std::swap(*it, idle_.back());
-          break;
-        }
-      }
-      auto conn = std::move(idle_.back());
-      idle_.pop_back();
-      // A connection used a moment ago is not probed (PgBouncer's server_check_delay does the
-      // same): a server that went away meanwhile fails the transaction's first read.
-      bool probe = now - conn->last_used >= kAliveCheckDelay;
-      if ((probe && !conn->looksAlive()) || now - conn->created > lifetime_.load()) {
-        stale.push_back(std::move(conn));
-        --total_;
-        continue;
-      }
-      ++lent_;
+    if (auto conn = takeIdleLocked(ex, now, stale)) {
       co_return std::move(conn);
     }
     if (total_ < max_size_.load()) {

@@ -75,6 +75,9 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   boost::asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> acquire(
       const ServerLogin& login, std::chrono::milliseconds wait, LoginSettings settings,
       std::string* sqlstate);
+  // Lends an idle connection at once if there is one (acquire()'s first choice, without a
+  // coroutine): the transaction-mode fast path. Null: none is idle; call acquire().
+  std::unique_ptr<ServerConnection> tryAcquireIdle(const boost::asio::any_io_executor& ex);
   // Opens connections until the pool holds `min_size` (proxy.min_pool_size), with the login of
   // the last client that borrowed from it; nothing before a client has. Runs on the caller's
   // executor (the janitor); stops at the first failure, to try again on its next round.
@@ -152,6 +155,11 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
     std::vector<Queue> queues_;  // one per thread that ever waited here: a handful
     std::size_t count_ = 0;
   };
+  // An idle connection to lend (counted as lent), or null; unusable ones go to `stale`, to be
+  // closed once mu_ (held by the caller) is released.
+  std::unique_ptr<ServerConnection> takeIdleLocked(
+      const boost::asio::any_io_executor& ex, std::chrono::steady_clock::time_point now,
+      std::vector<std::unique_ptr<ServerConnection>>& stale);
   void wake(const WaiterPtr& w);  // caller holds mu_
   void freeSlotLocked();          // total_--, or hand the slot to a waiter
 

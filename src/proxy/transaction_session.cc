@@ -61,9 +61,11 @@ class Wakeup {
 
 // Between reads of the client the session runs no coroutine: the pending read's completion
 // handler owns it (an idle client is that handler, its socket, this object, the login session it
-// took over and a small read buffer), and each completion starts a short coroutine, step(), that
-// relays what arrived and issues the next read. A server reader (serverLoop) runs beside it while
-// a connection is borrowed; it refers to the session, which ends only after it stops.
+// took over and a small read buffer). Each completion relays what arrived and issues the next
+// read (clientRead()); only what must wait (a connection that is not idle, a socket that does
+// not take a write whole) goes on in a short coroutine, step(). A server reader runs beside it
+// while a connection is borrowed, the same way (serverRun(), serverSlow()); it refers to the
+// session, which ends only after it stops. A plain transaction thus runs no coroutine at all.
 class TransactionSession {
  public:
   TransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner)
@@ -76,15 +78,33 @@ class TransactionSession {
     s.p_.ctx.cancels.clear(s.p_.client_key);  // until a transaction borrows a server connection
     if (!s.p_.stream.tls()) {
       boost::system::error_code ec;
-      s.p_.stream.socket().non_blocking(true, ec);  // for writeNow() in flushClient()
+      s.p_.stream.socket().non_blocking(true, ec);  // for writeNow() in flushClientNow()
     }
     s.idle();
     // Bytes the startup left in the decoder come first.
-    auto ex = s.p_.stream.socket().get_executor();
-    asio::co_spawn(ex, step(std::move(self), boost::system::error_code(), 0), asio::detached);
+    clientRead(std::move(self), boost::system::error_code(), 0);
   }
 
  private:
+  // What the client side does next. The common case, a request relayed to a connection borrowed
+  // at once and written whole, is `read`, reached without a coroutine; each of the others is a
+  // wait that step() takes over.
+  enum class ClientNext {
+    read,          // everything received was relayed: read the client again
+    attach,        // pending_ needs a server connection that borrowNow() could not lend
+    server_write,  // the server did not take to_server_ whole
+    flush,         // the client did not take client_out_ whole
+    stop,          // the client terminated, or the session is over
+  };
+  // What the server reader does next; `read` and `finish` are done by completion handlers, the
+  // others by serverSlow().
+  enum class ServerNext {
+    read,       // read the server
+    read_back,  // read the settings back (readBackSettings()) before the client hears more
+    flush,      // wait for the client to take what is queued for it
+    finish,     // stop: the connection went back to the pool, or is lost
+  };
+
   ServerPool& pool() { return p_.lender.pool(); }
 
   void idle() {
@@ -98,9 +118,9 @@ class TransactionSession {
     });
   }
 
-  // Reads the client; the completion runs step(). Between requests (most of a pooled client's
-  // life) the session keeps a small read buffer: a request usually fits, and a larger one grows
-  // it for the rest of the request.
+  // Reads the client; the completion runs clientRead(). Between requests (most of a pooled
+  // client's life) the session keeps a small read buffer: a request usually fits, and a larger
+  // one grows it for the rest of the request.
   static void readClient(std::unique_ptr<TransactionSession> self) {
     TransactionSession& s = *self;
     std::size_t want = kReadSize;
@@ -112,29 +132,49 @@ class TransactionSession {
     s.p_.stream.async_read_some(
         asio::buffer(space.data(), space.size()),
         [self = std::move(self)](boost::system::error_code ec, std::size_t n) mutable {
-          auto ex = self->p_.stream.socket().get_executor();
-          asio::co_spawn(ex, step(std::move(self), ec, n), asio::detached);
+          clientRead(std::move(self), ec, n);
         });
   }
 
-  // Takes in `n` bytes the client sent (or the read's failure), relays the complete frames, then
-  // reads the client again or ends the session.
-  static asio::awaitable<void> step(std::unique_ptr<TransactionSession> self,
-                                    boost::system::error_code ec, std::size_t n) {
+  // Takes in `n` bytes the client sent (or the read's failure) and relays the complete frames;
+  // then reads the client again, or hands over to step() for what needs waiting.
+  static void clientRead(std::unique_ptr<TransactionSession> self, boost::system::error_code ec,
+                         std::size_t n) {
     TransactionSession& s = *self;
-    bool go_on = !ec && !s.ended_;
+    auto ex = s.p_.stream.socket().get_executor();
+    if (ec || s.ended_) {
+      asio::co_spawn(ex, step(std::move(self), ClientNext::stop, true), asio::detached);
+      return;
+    }
+    s.p_.client_decoder.commit(n);
+    s.received_ += n;
+    const ClientNext next = s.pumpClient();
+    if (next == ClientNext::read && !s.p_.handle.killed()) {
+      readClient(std::move(self));
+      return;
+    }
+    asio::co_spawn(ex, step(std::move(self), next, false), asio::detached);
+  }
+
+  // Finishes what pumpClient() could not do at once, then reads the client again or ends the
+  // session. `read_failed`: the client read failed or the session was over (`next` unused).
+  static asio::awaitable<void> step(std::unique_ptr<TransactionSession> self, ClientNext next,
+                                    bool read_failed) {
+    TransactionSession& s = *self;
+    bool go_on = false;
     bool tell_killed = false;
-    if (go_on) {
-      s.p_.client_decoder.commit(n);
-      s.received_ += n;
-      go_on = co_await s.processClientFrames();
-      // A KILL whose cancel ran while no read was pending (the session was writing or giving
-      // its server back) is seen here, before the session waits for the client again.
-      tell_killed = go_on && s.p_.handle.killed();
-    } else {
+    if (read_failed) {
       // The read was cancelled by the KILL, unless the server reader ended the session and
       // told the client why.
       tell_killed = s.p_.handle.killed() && !s.ended_;
+    } else {
+      while (next != ClientNext::read && next != ClientNext::stop) {
+        next = co_await s.clientSlow(next);
+      }
+      go_on = next == ClientNext::read;
+      // A KILL whose cancel ran while no read was pending (the session was writing or giving
+      // its server back) is seen here, before the session waits for the client again.
+      tell_killed = go_on && s.p_.handle.killed();
     }
     if (tell_killed) {
       s.client_out_.append(
@@ -146,6 +186,37 @@ class TransactionSession {
       co_return;
     }
     co_await s.end();
+  }
+
+  // One wait of the client side, then as much of the rest as needs none.
+  asio::awaitable<ClientNext> clientSlow(ClientNext next) {
+    switch (next) {
+      case ClientNext::attach: {
+        bool attached = co_await attach();
+        if (!attached) {
+          co_return ClientNext::stop;
+        }
+        co_return pumpClient();
+      }
+      case ClientNext::server_write: {
+        server_writing_ = true;
+        auto [ec, n] = co_await asio::async_write(p_.lender.serverSocket(),
+                                                  asio::buffer(to_server_), kNoThrow);
+        server_writing_ = false;
+        afterServerWrite(ec);
+        to_server_.clear();
+        co_return flushClientNow() ? clientDone() : ClientNext::flush;
+      }
+      case ClientNext::flush:
+        co_await flushClient();
+        co_return clientDone();
+      default:
+        co_return next;
+    }
+  }
+
+  ClientNext clientDone() const {
+    return ended_ || terminated_ ? ClientNext::stop : ClientNext::read;
   }
 
   // Stops the server reader, gives back or closes the borrowed connection, writes what is
@@ -170,84 +241,103 @@ class TransactionSession {
     co_await p_.lender.finish();
   }
 
-  // Relays the complete client frames decoded so far. False: the client terminated or the
-  // session is over.
-  asio::awaitable<bool> processClientFrames() {
-    std::string& to_server = to_server_;
-    to_server.clear();
-    while (!ended_) {
-      auto next = p_.client_decoder.next();
-      if (!next) {
-        client_out_.append(
-            pgwire::errorResponse("FATAL", sqlstate::kProtocolViolation, next.message()));
-        ended_ = true;
-        co_return false;
-      }
-      if (!*next) {
-        break;
-      }
-      pgwire::Frame frame = **next;
-      if (frame.kind == pgwire::FrameKind::message && frame.type == pgwire::frontend::kTerminate) {
-        co_return false;
-      }
-      if (!attached_) {
-        bool attached = co_await attach();
-        if (!attached) {
-          co_return false;
-        }
-      }
-      std::string rewritten;
-      if (frame.kind == pgwire::FrameKind::message && frame.complete) {
-        requests_.clientMessage(frame.type, &pool().stats());
-        if (frame.type == pgwire::frontend::kQuery) {
-          auto query = pgwire::parseQuery(frame.payload);
-          if (query && isListenCommand(query->sql)) {
-            pgwire::encode(rewritten, pgwire::Query{kListenRefusal});
-          }
-        }
-      }
-      if (!rewritten.empty()) {
-        pgwire::Frame replaced{.kind = pgwire::FrameKind::message,
-                               .type = pgwire::frontend::kQuery,
-                               .payload = std::string_view(rewritten).substr(5),
-                               .raw = rewritten,
-                               .length = static_cast<std::uint32_t>(rewritten.size() - 1)};
-        relay_.fromClient(replaced, to_server, client_out_);
+  // Relays the complete client frames decoded so far (pending_ first), borrowing a server
+  // connection for the first one, and writes them to the server and what is queued to the
+  // client, as far as that can be done without waiting.
+  ClientNext pumpClient() {
+    while (!ended_ && !terminated_) {
+      pgwire::Frame frame;
+      if (pending_) {
+        frame = *pending_;
+        pending_.reset();
       } else {
-        relay_.fromClient(frame, to_server, client_out_);
+        auto next = p_.client_decoder.next();
+        if (!next) {
+          client_out_.append(
+              pgwire::errorResponse("FATAL", sqlstate::kProtocolViolation, next.message()));
+          ended_ = true;
+          return ClientNext::stop;
+        }
+        if (!*next) {
+          break;
+        }
+        frame = **next;
+        if (frame.kind == pgwire::FrameKind::message &&
+            frame.type == pgwire::frontend::kTerminate) {
+          terminated_ = true;  // what came before it still goes to the server
+          break;
+        }
       }
+      if (!attached_ && !attachNow()) {
+        pending_ = frame;  // valid: nothing reads the client until it is relayed
+        return ClientNext::attach;
+      }
+      relayClientFrame(frame);
     }
-    if (attached_ && !to_server.empty()) {
+    if (attached_ && !to_server_.empty()) {
       pool().stats().bytes_received += received_;
       received_ = 0;
-      // At once when the socket takes it all (nearly always), else the rest asynchronously.
-      tcp::socket& socket = p_.lender.serverSocket();
       boost::system::error_code ec;
-      const std::size_t done = writeNow(socket, to_server.data(), to_server.size(), ec);
-      if (!ec && done < to_server.size()) {
-        server_writing_ = true;
-        auto [wec, n] = co_await asio::async_write(
-            socket, asio::buffer(to_server.data() + done, to_server.size() - done), kNoThrow);
-        server_writing_ = false;
-        ec = wec;
+      const std::size_t done =
+          writeNow(p_.lender.serverSocket(), to_server_.data(), to_server_.size(), ec);
+      if (!ec && done < to_server_.size()) {
+        to_server_.erase(0, done);
+        return ClientNext::server_write;
       }
-      if (!attached_) {
-        // The server reader lost the connection meanwhile and told the client.
-      } else if (ec) {
-        boost::system::error_code ignored;
-        p_.lender.serverSocket().cancel(ignored);  // the server reader reports the loss
-      } else if (relay_.releasable()) {
-        // The server may have answered everything while the write was completing: wake the
-        // server reader so that it gives the connection back.
-        boost::system::error_code ignored;
-        p_.lender.serverSocket().cancel(ignored);
-      }
+      afterServerWrite(ec);
     }
-    co_await flushClient();
-    co_return !ended_;
+    to_server_.clear();
+    return flushClientNow() ? clientDone() : ClientNext::flush;
   }
 
-  // Borrows a server connection for the next transaction and starts its reader.
+  void relayClientFrame(const pgwire::Frame& frame) {
+    std::string rewritten;
+    if (frame.kind == pgwire::FrameKind::message && frame.complete) {
+      requests_.clientMessage(frame.type, &pool().stats());
+      if (frame.type == pgwire::frontend::kQuery) {
+        auto query = pgwire::parseQuery(frame.payload);
+        if (query && isListenCommand(query->sql)) {
+          pgwire::encode(rewritten, pgwire::Query{kListenRefusal});
+        }
+      }
+    }
+    if (!rewritten.empty()) {
+      pgwire::Frame replaced{.kind = pgwire::FrameKind::message,
+                             .type = pgwire::frontend::kQuery,
+                             .payload = std::string_view(rewritten).substr(5),
+                             .raw = rewritten,
+                             .length = static_cast<std::uint32_t>(rewritten.size() - 1)};
+      relay_.fromClient(replaced, to_server_, client_out_);
+    } else {
+      relay_.fromClient(frame, to_server_, client_out_);
+    }
+  }
+
+  // After a request went to the server (`ec`: or failed to).
+  void afterServerWrite(boost::system::error_code ec) {
+    if (!attached_) {
+      // The server reader lost the connection meanwhile and told the client.
+    } else if (ec) {
+      boost::system::error_code ignored;
+      p_.lender.serverSocket().cancel(ignored);  // the server reader reports the loss
+    } else if (relay_.releasable()) {
+      // The server may have answered everything while the write was completing: wake the
+      // server reader so that it gives the connection back.
+      boost::system::error_code ignored;
+      p_.lender.serverSocket().cancel(ignored);
+    }
+  }
+
+  // Borrows a server connection for the next transaction at once, if the lender can.
+  bool attachNow() {
+    if (!p_.lender.borrowNow(p_.settings)) {
+      return false;
+    }
+    attached();
+    return true;
+  }
+
+  // Borrows a server connection for the next transaction, waiting as the lender must.
   asio::awaitable<bool> attach() {
     p_.handle.update([](SessionInfo& i) { i.state = "waiting"; });
     bool borrowed = co_await p_.lender.borrow(p_.settings);
@@ -255,6 +345,12 @@ class TransactionSession {
       ended_ = true;
       co_return false;
     }
+    attached();
+    co_return true;
+  }
+
+  // A connection was borrowed: prepares the relay and starts the server reader.
+  void attached() {
     ServerConnection& server = p_.lender.server();
     if (!server.statements) {
       server.statements = std::make_unique<ServerStatements>(
@@ -292,8 +388,13 @@ class TransactionSession {
     server_decoder_ = server.decoder.get();
     p_.handle.setServerSocket(&p_.lender.serverSocket());  // non-blocking since attach()
     ++server_loops_;
-    asio::co_spawn(co_await asio::this_coro::executor, serverLoop(), asio::detached);
-    co_return true;
+    srv_lost_ = false;
+    srv_why_.clear();
+    // The relay looks releasable until the client's first message of the transaction is fed
+    // to it: the first check waits until the reader has been woken once (by server bytes or by
+    // the client side's cancel).
+    srv_may_release_ = false;
+    serverRun(serverCheck());
   }
 
   pgwire::FrameLimits serverLimits() const {
@@ -302,85 +403,151 @@ class TransactionSession {
     return l;
   }
 
-  // Relays server bytes to the client until the connection can go back to the pool, or is lost.
-  asio::awaitable<void> serverLoop() {
-    tcp::socket& socket = p_.lender.serverSocket();
-    std::string why;
-    bool lost = false;
-    // co_spawn runs this loop at once, inside attach(), before the client's first message of
-    // the transaction is fed to the relay: the relay looks releasable then, so the first check
-    // waits until the reader has been woken once (by server bytes or by the client's cancel).
-    bool may_release = false;
-    while (true) {
-      if (aborting_) {
-        break;
-      }
-      if (may_release && relay_.releasable() && !server_writing_) {
-        release(true);
-        break;
-      }
-      may_release = true;
+  // The server reader relays server bytes to the client until the connection can go back to
+  // the pool, or is lost. Between reads it is a pending read whose completion handler runs the
+  // next step; it refers to the session, which ends only after serverStopped().
+  void serverRun(ServerNext next) {
+    if (next == ServerNext::read) {
       auto space = server_decoder_->prepare(kReadSize);
-      auto [ec, n] =
-          co_await socket.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-      if (ec) {
-        if (p_.handle.killed()) {
-          why = "killed";
-          break;
-        }
-        if (aborting_) {
-          break;
-        }
-        if (ec == asio::error::operation_aborted) {
-          continue;  // woken to check releasable()
-        }
-        lost = true;
-        break;
-      }
-      server_decoder_->commit(n);
-      why = relayServerFrames();
-      // After a transaction that may have changed settings: read them back before the client
-      // hears that it ended. Another writer of the client (an earlier flush still under way) may
-      // pass that answer on meanwhile, and the client's next request reach the server behind
-      // Keel's query: its answer, read along with Keel's, is relayed at once.
-      while (why.empty() && relay_.settingsTouched() && relay_.releasable() && !server_writing_) {
-        why = co_await readBackSettings();
-        if (why.empty()) {
-          why = relayServerFrames();
-        }
-      }
-      if (!why.empty()) {
-        lost = true;
-        break;
-      }
-      co_await flushClient();
-      if (client_failed_) {
-        aborting_ = true;
-      }
+      p_.lender.serverSocket().async_read_some(
+          asio::buffer(space.data(), space.size()),
+          [this](boost::system::error_code ec, std::size_t n) { serverRun(serverData(ec, n)); });
+      return;
     }
-    if (attached_ && (lost || !why.empty() || aborting_)) {
-      // Mid-transaction or mid-message: the connection's state is unknown.
+    auto ex = p_.stream.socket().get_executor();
+    if (next == ServerNext::finish) {
+      serverEnd();
+      if (flushClientNow()) {
+        serverStopped();
+        return;
+      }
+      asio::co_spawn(ex, serverFlushAndStop(), asio::detached);
+      return;
+    }
+    asio::co_spawn(ex, serverSlow(next), asio::detached);
+  }
+
+  // Before each read: whether the connection can go back, or the reader must stop.
+  ServerNext serverCheck() {
+    if (aborting_) {
+      return ServerNext::finish;
+    }
+    if (srv_may_release_ && relay_.releasable() && !server_writing_) {
+      release(true);
+      return ServerNext::finish;
+    }
+    srv_may_release_ = true;
+    return ServerNext::read;
+  }
+
+  // A read of the server completed.
+  ServerNext serverData(boost::system::error_code ec, std::size_t n) {
+    if (ec) {
       if (p_.handle.killed()) {
-        client_out_.append(
-            pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, p_.handle.killReason()));
-      } else if (lost && !server_sent_fatal_) {
-        client_out_.append(pgwire::errorResponse(
-            "FATAL", sqlstate::kConnectionFailure,
-            "lost the connection to PostgreSQL on " + p_.lender.server().target().member +
-                (why.empty() ? std::string() : ": " + why) + "; reconnect"));
+        srv_why_ = "killed";
+        return ServerNext::finish;
       }
-      release(relay_.releasable() && !lost && why.empty());
-      if (lost || p_.handle.killed()) {
-        ended_ = true;
-        boost::system::error_code ignored;
-        p_.stream.socket().cancel(ignored);  // wakes the client reader
+      if (aborting_) {
+        return ServerNext::finish;
+      }
+      if (ec == asio::error::operation_aborted) {
+        return serverCheck();  // woken to check releasable()
+      }
+      srv_lost_ = true;
+      return ServerNext::finish;
+    }
+    server_decoder_->commit(n);
+    srv_why_ = relayServerFrames();
+    if (srv_why_.empty() && readBackDue()) {
+      return ServerNext::read_back;
+    }
+    return afterServerFrames();
+  }
+
+  // After a transaction that may have changed settings: they are read back before the client
+  // hears that it ended.
+  bool readBackDue() const {
+    return relay_.settingsTouched() && relay_.releasable() && !server_writing_;
+  }
+
+  ServerNext afterServerFrames() {
+    if (!srv_why_.empty()) {
+      srv_lost_ = true;
+      return ServerNext::finish;
+    }
+    if (!flushClientNow()) {
+      return ServerNext::flush;
+    }
+    if (client_failed_) {
+      aborting_ = true;
+    }
+    return serverCheck();
+  }
+
+  // The server reader's waits: the settings read-back and a client that takes its bytes slowly.
+  asio::awaitable<void> serverSlow(ServerNext next) {
+    while (true) {
+      if (next == ServerNext::read_back) {
+        // Another writer of the client (an earlier flush still under way) may pass the answer on
+        // meanwhile, and the client's next request reach the server behind Keel's query: its
+        // answer, read along with Keel's, is relayed at once.
+        while (srv_why_.empty() && readBackDue()) {
+          srv_why_ = co_await readBackSettings();
+          if (srv_why_.empty()) {
+            srv_why_ = relayServerFrames();
+          }
+        }
+        next = afterServerFrames();
+      } else if (next == ServerNext::flush) {
+        co_await flushClient();
+        if (client_failed_) {
+          aborting_ = true;
+        }
+        next = serverCheck();
+      } else if (next == ServerNext::finish) {
+        serverEnd();
+        co_await flushClient();
+        serverStopped();
+        co_return;
+      } else {
+        serverRun(next);  // back to completion handlers
+        co_return;
       }
     }
+  }
+
+  asio::awaitable<void> serverFlushAndStop() {
     co_await flushClient();
+    serverStopped();
+  }
+
+  // The reader stops. Mid-transaction or mid-message, the connection's state is unknown: it is
+  // closed, and the client told why.
+  void serverEnd() {
+    if (!attached_ || (!srv_lost_ && srv_why_.empty() && !aborting_)) {
+      return;
+    }
+    if (p_.handle.killed()) {
+      client_out_.append(
+          pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, p_.handle.killReason()));
+    } else if (srv_lost_ && !server_sent_fatal_) {
+      client_out_.append(pgwire::errorResponse(
+          "FATAL", sqlstate::kConnectionFailure,
+          "lost the connection to PostgreSQL on " + p_.lender.server().target().member +
+              (srv_why_.empty() ? std::string() : ": " + srv_why_) + "; reconnect"));
+    }
+    release(relay_.releasable() && !srv_lost_ && srv_why_.empty());
+    if (srv_lost_ || p_.handle.killed()) {
+      ended_ = true;
+      boost::system::error_code ignored;
+      p_.stream.socket().cancel(ignored);  // wakes the client reader
+    }
+  }
+
+  void serverStopped() {
     --server_loops_;
     server_stopped_.notify();
   }
-
   // Relays the complete server frames decoded so far. Empty, or why the connection is broken.
   std::string relayServerFrames() {
     while (true) {
@@ -552,31 +719,50 @@ class TransactionSession {
     reported_ = c;
   }
 
+  // The part of flushClient() that needs no waiting: a plain socket nearly always takes a
+  // response at once (no trip through the scheduler, and the buffer keeps its capacity). True:
+  // nothing is left for this caller to wait for.
+  bool flushClientNow() {
+    if (client_writing_) {
+      // Another writer is at work: wait only while the backlog is large.
+      return client_out_.size() <= kClientBacklog || client_failed_;
+    }
+    if (client_failed_) {
+      client_out_.clear();
+      return true;
+    }
+    if (client_out_.empty()) {
+      return true;
+    }
+    if (p_.stream.tls()) {
+      return false;
+    }
+    boost::system::error_code ec;
+    const std::size_t n = writeNow(p_.stream.socket(), client_out_.data(), client_out_.size(), ec);
+    if (ec) {
+      client_failed_ = true;
+      client_out_.clear();
+      return true;
+    }
+    if (n == client_out_.size()) {
+      client_out_.clear();
+      return true;
+    }
+    client_out_.erase(0, n);
+    return false;
+  }
+
   // Writes what is queued for the client, in order. One writer at a time: a caller that finds
   // another writer at work waits only while the backlog is large.
   asio::awaitable<void> flushClient() {
+    if (flushClientNow()) {
+      co_return;
+    }
     if (client_writing_) {
       while (client_writing_ && client_out_.size() > kClientBacklog && !client_failed_) {
         co_await client_drained_.wait();
       }
       co_return;
-    }
-    if (!client_out_.empty() && !client_failed_ && !p_.stream.tls()) {
-      // A plain socket nearly always takes a response at once: no trip through the scheduler,
-      // and the buffer keeps its capacity.
-      boost::system::error_code ec;
-      const std::size_t n =
-          writeNow(p_.stream.socket(), client_out_.data(), client_out_.size(), ec);
-      if (ec) {
-        client_failed_ = true;
-        client_out_.clear();
-        co_return;
-      }
-      if (n == client_out_.size()) {
-        client_out_.clear();
-        co_return;
-      }
-      client_out_.erase(0, n);
     }
     client_writing_ = true;
     while (!client_out_.empty() && !client_failed_) {
@@ -598,7 +784,10 @@ class TransactionSession {
   std::unique_ptr<ServerLender> owner_;  // what p_ refers into: destroyed last
   TransactionSessionParts p_;
   std::string client_out_;  // client-bound bytes not yet written, in order
-  std::string to_server_;   // processClientFrames' output, kept for its capacity
+  std::string to_server_;   // pumpClient()'s output, kept for its capacity
+  // A client frame that waits for attach() (a view into the client decoder, which nothing
+  // changes meanwhile).
+  std::optional<pgwire::Frame> pending_;
   TransactionRelay relay_;
   pgwire::FrameDecoder* server_decoder_ = nullptr;  // the borrowed connection's
   Wakeup server_stopped_;
@@ -611,6 +800,11 @@ class TransactionSession {
   bool server_sent_fatal_ = false;
   bool client_writing_ = false;
   bool client_failed_ = false;
+  bool terminated_ = false;  // the client sent Terminate
+  // The server reader's state, for the borrowed connection.
+  bool srv_may_release_ = false;
+  bool srv_lost_ = false;
+  std::string srv_why_;  // why the connection is broken, when it is
   RequestTracker requests_;
   // Server readers not yet finished: the one of the current attachment, and one that gave its
   // connection back and is still flushing to the client.

@@ -26,6 +26,9 @@ class ServerLender {
   // False: the client got its FATAL error (as a session-mode client would) and must be closed.
   // `wanted` stays valid until the borrow completes.
   virtual boost::asio::awaitable<bool> borrow(const ParameterSet& wanted) = 0;
+  // borrow() without suspending, when that can be done at once: an idle connection to the
+  // current route needs no SET and nothing waits. False: nothing was borrowed; call borrow().
+  virtual bool borrowNow(const ParameterSet& wanted) = 0;
   // Preconditions for the next four: a connection is borrowed.
   virtual ServerPool& pool() = 0;
   virtual ServerConnection& server() = 0;
