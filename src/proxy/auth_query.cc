@@ -102,7 +102,7 @@ asio::awaitable<ProxyResult<std::optional<pgwire::Secret>>> lookupSecret(ProxyCo
   ServerPool::LoginSettings settings{cfg.server_connect_timeout, &ctx.keys, ctx.crypto};
   ServerLogin login{cfg.auth_user, database, *login_secret};
   std::string code;
-  auto conn = co_await pool->acquire(login, cfg.query_wait_timeout, settings, &code);
+  auto conn = co_await pool->acquire(login, cfg.query_wait_timeout, settings, &code, {});
   if (!conn) {
     co_return fail(conn.code(),
                    "cannot run proxy.auth_query as \"" + cfg.auth_user + "\": " + conn.message());

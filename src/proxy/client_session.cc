@@ -134,39 +134,82 @@ class Session final : public ServerLender {
   }
 
   // --- ServerLender (transaction pooling) ---
-  asio::awaitable<bool> borrow(const ParameterSet& wanted) override {
+  asio::awaitable<bool> borrow(const ParameterSet& wanted, ServerPool::Grant grant) override {
     // The transaction-mode loop keeps the client's settings and hands them to each borrow.
     wanted_ = &wanted;
+    grant_ = grant;
     bool borrowed = co_await connect();
     wanted_ = nullptr;
     co_return borrowed;
   }
-  bool borrowNow(const ParameterSet& wanted) override {
-    // Only the plain case: a read-write client that borrowed before, its leader unchanged and
-    // routable, an idle connection already in line with the client's settings.
-    const auto* shared = wanted.sharedList();
-    if (!pool_ || !baseline_set_ || listener_ != Listener::rw || shared == nullptr ||
+  Now borrowNow(const ParameterSet& wanted, const ServerPool::WaiterPtr& waiter) override {
+    auto table = plainRoute(wanted);
+    if (!table) {
+      return Now::slow;
+    }
+    auto ex = stream_.socket().get_executor();
+    bool queued = false;
+    auto conn = pool_->tryAcquire(ex, waiter, &queued);
+    if (queued) {
+      handle_->update([](SessionInfo& i) { i.state = "waiting"; });
+      return Now::queued;
+    }
+    if (!conn) {
+      return Now::slow;
+    }
+    if (!inLine(*conn, wanted)) {
+      pool_->release(std::move(conn));  // borrow() gives it the client's settings
+      return Now::slow;
+    }
+    take(std::move(conn), table->leader->member);
+    return Now::attached;
+  }
+  Adopt adoptNow(std::unique_ptr<ServerConnection> conn, const ParameterSet& wanted) override {
+    auto table = plainRoute(wanted);
+    if (!table) {
+      pool_->release(std::move(conn));
+      return Adopt::gone;
+    }
+    const bool in_line = inLine(*conn, wanted);
+    take(std::move(conn), table->leader->member);
+    return in_line ? Adopt::attached : Adopt::settle;
+  }
+  asio::awaitable<bool> settle(const ParameterSet& wanted) override {
+    wanted_ = &wanted;
+    Attach attached = co_await applySettings();
+    wanted_ = nullptr;
+    co_return attached == Attach::attached;
+  }
+  // The route of a plain borrow: a read-write client that borrowed before, its leader unchanged
+  // and not paused. Null when the borrow must go the long way.
+  std::shared_ptr<const RouteTable> plainRoute(const ParameterSet& wanted) {
+    if (!pool_ || !baseline_set_ || listener_ != Listener::rw || wanted.sharedList() == nullptr ||
         handle_->killed() || ctx_.pausedFor(login_.database)) {
-      return false;
+      return nullptr;
     }
     auto table = ctx_.routes.current();
     if (table->rw_paused || !table->leader || table->leader->port != pool_->target().port ||
         table->leader->host != pool_->target().host) {
-      return false;
+      return nullptr;
     }
-    auto ex = stream_.socket().get_executor();
-    auto conn = pool_->tryAcquireIdle(ex);
-    if (!conn) {
-      return false;
-    }
-    if (!conn->synced_settings.matches(shared->get(), &ctx_.proxy(), conn->parametersVersion())) {
-      pool_->release(std::move(conn));  // borrow() gives it the client's settings
-      return false;
-    }
+    return table;
+  }
+  // Whether `conn` was last brought in line with the same shared settings, unchanged since.
+  bool inLine(const ServerConnection& conn, const ParameterSet& wanted) const {
+    const auto* shared = wanted.sharedList();
+    return shared != nullptr &&
+           conn.synced_settings.matches(shared->get(), &ctx_.proxy(), conn.parametersVersion());
+  }
+  // Holds `conn` on this session's thread.
+  void take(std::unique_ptr<ServerConnection> conn, const std::string& member) {
     server_ = std::move(conn);
-    server_socket_ = &server_->attach(ex);
-    noteServer(table->leader->member);
-    return true;
+    server_socket_ = &server_->attach(stream_.socket().get_executor());
+    handle_->update([&](SessionInfo& i) {
+      i.server = member;
+      i.server_endpoint = pool_->key().endpoint;
+      i.server_id = server_->id();
+      i.state = "active";
+    });
   }
   ServerPool& pool() override { return *pool_; }
   ServerConnection& server() override { return *server_; }
@@ -462,13 +505,19 @@ class Session final : public ServerLender {
     const ProxyConfig& cfg = ctx_.proxy();
     // Pools are never dropped from the registry: the one of the last borrow serves while the
     // server is the same.
+    ServerPool::Grant grant = std::exchange(grant_, ServerPool::Grant{});
     if (!pool_ || pool_->target().port != target.port || pool_->target().host != target.host) {
+      if (grant.slot) {
+        pool_->returnSlot();  // granted by the pool of the former route
+        grant = {};
+      }
       pool_ = ctx_.pools.get(
           PoolKey{target.endpoint(), login_.database, login_.user, transaction_mode_}, target);
     }
     ServerPool::LoginSettings login_settings{cfg.server_connect_timeout, &ctx_.keys, ctx_.crypto};
     std::string code;
-    auto conn = co_await pool_->acquire(login_, cfg.query_wait_timeout, login_settings, &code);
+    auto conn =
+        co_await pool_->acquire(login_, cfg.query_wait_timeout, login_settings, &code, grant);
     if (!conn && (conn.code() == ProxyErrc::unavailable || code == sqlstate::kCannotConnectNow)) {
       unreachable_ = conn.message();
       co_return Attach::unreachable;
@@ -482,10 +531,14 @@ class Session final : public ServerLender {
       co_await writeFatal();
       co_return Attach::refused;
     }
-    server_ = std::move(*conn);
-    auto ex = co_await asio::this_coro::executor;
-    server_socket_ = &server_->attach(ex);
-    noteServer(target.member);
+    take(std::move(*conn), target.member);
+    co_return co_await applySettings();
+  }
+
+  // Gives the borrowed connection the client's settings. `refused`: the client got its FATAL
+  // error.
+  asio::awaitable<Attach> applySettings() {
+    const ProxyConfig& cfg = ctx_.proxy();
     if (transaction_mode_ && !baseline_set_) {
       // The server may carry what earlier clients SET: this client starts from the values
       // PostgreSQL gives at login, plus its startup parameters.
@@ -524,16 +577,6 @@ class Session final : public ServerLender {
       server_->synced_settings = {*shared, &cfg, server_->parametersVersion()};
     }
     co_return Attach::attached;
-  }
-
-  // SHOW CLIENTS: the session is active on server_ of `member`.
-  void noteServer(const std::string& member) {
-    handle_->update([&](SessionInfo& i) {
-      i.server = member;
-      i.server_endpoint = pool_->key().endpoint;
-      i.server_id = server_->id();
-      i.state = "active";
-    });
   }
 
   asio::awaitable<void> finishLogin() {
@@ -791,6 +834,7 @@ class Session final : public ServerLender {
   ServerLogin login_;      // the client's user and database, and how Keel logs in for it
   ParameterSet settings_;  // session pooling, and transaction pooling's login
   const ParameterSet* wanted_ = nullptr;  // transaction pooling: while borrow() runs
+  ServerPool::Grant grant_;               // transaction pooling: borrow()'s, for its first try
   pgwire::BackendKeyData client_key_;
   bool key_issued_ = false;
   std::shared_ptr<ServerPool> pool_;

@@ -213,6 +213,7 @@ asio::awaitable<void> ProxyServer::janitor() {
     auto now = std::chrono::steady_clock::now();
     for (const auto& pool : ctx_->pools.all()) {
       pool->expire(now, cfg.server_idle_timeout);
+      pool->expireWaiters(now);  // queued transaction-mode clients past query_wait_timeout
     }
     if (cfg.min_pool_size > 0) {
       // Only pools of servers still routed to are kept at their minimum.

@@ -22,7 +22,7 @@ constexpr milliseconds kSameThreadSlack{2};
 }  // namespace
 
 void ServerPool::WaiterQueues::push(WaiterPtr w) {
-  auto ex = w->timer.get_executor();
+  const auto& ex = w->ex;
   for (Queue& q : queues_) {
     if (q.ex == ex) {
       q.waiters.push_back(std::move(w));
@@ -93,6 +93,20 @@ void ServerPool::WaiterQueues::remove(const WaiterPtr& w) {
   }
 }
 
+std::vector<ServerPool::WaiterPtr> ServerPool::WaiterQueues::takeExpired(Clock::time_point now) {
+  std::vector<WaiterPtr> out;
+  for (Queue& q : queues_) {
+    auto keep = std::stable_partition(q.waiters.begin(), q.waiters.end(),
+                                      [&](const WaiterPtr& w) { return w->deadline >= now; });
+    for (auto it = keep; it != q.waiters.end(); ++it) {
+      out.push_back(std::move(*it));
+    }
+    q.waiters.erase(keep, q.waiters.end());
+  }
+  count_ -= out.size();
+  return out;
+}
+
 Clock::time_point ServerPool::WaiterQueues::oldestSince() const {
   return const_cast<WaiterQueues*>(this)->oldestQueue()->waiters.front()->since;
 }
@@ -109,19 +123,68 @@ void PoolStats::recordLatency(std::uint64_t micros) {
 ServerPool::ServerPool(PoolKey key, RouteTarget target, int max_size, milliseconds lifetime)
     : key_(std::move(key)), target_(std::move(target)), max_size_(max_size), lifetime_(lifetime) {}
 
-void ServerPool::wake(const WaiterPtr& w) {
-  // The timer belongs to the waiter's worker thread: cancel it there.
-  asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+void ServerPool::wake(const WaiterPtr& w, Clock::time_point now) {
+  stats_.wait_microseconds += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - w->since).count());
+  // The waiter belongs to its worker thread: it goes on there.
+  asio::post(w->ex, [w] { w->wake(); });
 }
 
 void ServerPool::freeSlotLocked() {
   if (!waiters_.empty()) {
     auto w = waiters_.popOldest();
     w->slot = true;  // total_ unchanged: the slot passes to the waiter
-    wake(w);
+    wake(w, Clock::now());
   } else {
     --total_;
   }
+}
+
+void ServerPool::returnSlot() {
+  std::lock_guard lock(mu_);
+  freeSlotLocked();
+}
+
+void ServerPool::expireWaiters(Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  if (waiters_.empty()) {
+    return;
+  }
+  for (const auto& w : waiters_.takeExpired(now)) {
+    wake(w, now);  // neither a connection nor a slot: refused
+  }
+}
+
+void ServerPool::dropWaiters() {
+  std::vector<WaiterPtr> dropped;  // destroyed outside the lock
+  std::lock_guard lock(mu_);
+  dropped = waiters_.takeExpired(Clock::time_point::max());
+}
+
+std::unique_ptr<ServerConnection> ServerPool::tryAcquire(const asio::any_io_executor& ex,
+                                                         const WaiterPtr& queue, bool* queued) {
+  std::vector<std::unique_ptr<ServerConnection>> stale;  // closed outside the lock
+  std::lock_guard lock(mu_);
+  const auto now = Clock::now();
+  if (auto conn = takeIdleLocked(ex, now, stale)) {
+    return conn;
+  }
+  if (queue && total_ >= max_size_.load()) {
+    stats_.waits++;
+    queue->since = now;
+    waiters_.push(queue);
+    *queued = true;
+  }
+  return nullptr;
+}
+
+Failure<ProxyErrc> ServerPool::waitTimedOut(milliseconds wait) const {
+  return fail(ProxyErrc::timeout, "no server connection to " + target_.member + " for database \"" +
+                                      key_.database + "\" and user \"" + key_.user +
+                                      "\" became free within " + std::to_string(wait.count()) +
+                                      " ms (proxy.query_wait_timeout; the pool holds "
+                                      "proxy.default_pool_size = " +
+                                      std::to_string(max_size_.load()) + " connections)");
 }
 
 std::unique_ptr<ServerConnection> ServerPool::takeIdleLocked(
@@ -151,19 +214,17 @@ std::unique_ptr<ServerConnection> ServerPool::takeIdleLocked(
   return nullptr;
 }
 
-std::unique_ptr<ServerConnection> ServerPool::tryAcquireIdle(const asio::any_io_executor& ex) {
-  std::vector<std::unique_ptr<ServerConnection>> stale;  // closed outside the lock
-  std::lock_guard lock(mu_);
-  return takeIdleLocked(ex, Clock::now(), stale);
-}
-
 asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acquire(
-    const ServerLogin& login, milliseconds wait, LoginSettings settings, std::string* sqlstate) {
+    const ServerLogin& login, milliseconds wait, LoginSettings settings, std::string* sqlstate,
+    Grant grant) {
   auto ex = co_await asio::this_coro::executor;
   std::vector<std::unique_ptr<ServerConnection>> stale;  // closed outside the lock
-  std::shared_ptr<Waiter> waiter;
-  bool open_new = false;
-  {
+  std::shared_ptr<TimerWaiter> waiter;
+  bool open_new = grant.slot;
+  if (grant.timed_out) {
+    co_return waitTimedOut(wait);
+  }
+  if (!open_new) {
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
     if (auto conn = takeIdleLocked(ex, now, stale)) {
@@ -173,34 +234,27 @@ asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> ServerPool::acqu
       ++total_;
       open_new = true;
     } else {
-      waiter = std::make_shared<Waiter>(ex);
+      waiter = std::make_shared<TimerWaiter>(ex);
       waiter->since = now;
       waiters_.push(waiter);
+      stats_.waits++;
     }
   }
   stale.clear();
 
   if (waiter) {
-    stats_.waits++;
     waiter->timer.expires_after(wait);
     co_await waiter->timer.async_wait(kNoThrow);
     std::lock_guard lock(mu_);
-    stats_.wait_microseconds += static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - waiter->since)
-            .count());
     if (waiter->conn) {
-      ++lent_;
-      co_return std::move(waiter->conn);
+      co_return std::move(waiter->conn);  // counted as lent by the pool
     }
     if (!waiter->slot) {
       waiters_.remove(waiter);
-      co_return fail(ProxyErrc::timeout, "no server connection to " + target_.member +
-                                             " for database \"" + key_.database + "\" and user \"" +
-                                             key_.user + "\" became free within " +
-                                             std::to_string(wait.count()) +
-                                             " ms (proxy.query_wait_timeout; the pool "
-                                             "holds proxy.default_pool_size = " +
-                                             std::to_string(max_size_.load()) + " connections)");
+      stats_.wait_microseconds += static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - waiter->since)
+              .count());
+      co_return waitTimedOut(wait);
     }
     open_new = true;  // a slot was handed over
   }
@@ -249,7 +303,8 @@ asio::awaitable<void> ServerPool::topUp(int min_size, LoginSettings settings) {
     if (!waiters_.empty()) {
       auto w = waiters_.popOldest();
       w->conn = std::move(*opened);
-      wake(w);
+      ++lent_;
+      wake(w, Clock::now());
     } else {
       idle_.push_back(std::move(*opened));
     }
@@ -266,7 +321,7 @@ void ServerPool::setLimits(int max_size, milliseconds server_lifetime) {
     ++total_;
     auto w = waiters_.popOldest();
     w->slot = true;
-    wake(w);
+    wake(w, Clock::now());
   }
   while (total_ > max_size && !idle_.empty()) {
     closing.push_back(std::move(idle_.back()));
@@ -286,9 +341,11 @@ void ServerPool::release(std::unique_ptr<ServerConnection> conn) {
     return;
   }
   if (!waiters_.empty()) {
-    auto w = waiters_.popFor(*conn, conn->last_used);
-    w->conn = std::move(conn);  // acquire() counts it as lent again
-    wake(w);
+    const auto now = conn->last_used;
+    auto w = waiters_.popFor(*conn, now);
+    w->conn = std::move(conn);
+    ++lent_;
+    wake(w, now);
     return;
   }
   idle_.push_back(std::move(conn));
@@ -385,8 +442,14 @@ void PoolRegistry::setLimits(int max_size, milliseconds server_lifetime) {
 
 void PoolRegistry::clear() {
   std::map<PoolKey, std::shared_ptr<ServerPool>> dropped;
-  std::lock_guard lock(mu_);
-  dropped.swap(pools_);
+  {
+    std::lock_guard lock(mu_);
+    dropped.swap(pools_);
+  }
+  // A queued transaction-mode session is owned by its waiter (and holds its pool).
+  for (const auto& [key, pool] : dropped) {
+    pool->dropWaiters();
+  }
 }
 
 std::vector<std::shared_ptr<ServerPool>> PoolRegistry::all() const {

@@ -70,14 +70,43 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
     pgwire::ScramKeyCache* cache;
     boost::asio::any_io_executor crypto;
   };
+  // A client waiting for a connection. The pool hands it a connection (`conn`, counted as lent)
+  // or a slot to open one with (`slot`), or neither once `deadline` has passed (the janitor's
+  // expireWaiters()), then posts wake() to `ex`, the waiter's worker thread.
+  struct Waiter {
+    explicit Waiter(boost::asio::any_io_executor e) : ex(std::move(e)) {}
+    virtual ~Waiter() = default;
+    virtual void wake() = 0;
+    boost::asio::any_io_executor ex;
+    std::unique_ptr<ServerConnection> conn;
+    bool slot = false;
+    std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  };
+  using WaiterPtr = std::shared_ptr<Waiter>;
+  // What a queued waiter was handed, for acquire() to go on with.
+  struct Grant {
+    bool slot = false;       // open a new connection in this slot
+    bool timed_out = false;  // waited past its deadline: fail as acquire() does
+  };
+
   // Runs on the caller's executor. `login` is how to log in if a new connection is needed; it
-  // must stay valid until the returned awaitable completes.
+  // must stay valid until the returned awaitable completes. `grant`: what the caller, queued
+  // with tryAcquire(), was handed (no connection: the caller takes that one directly).
   boost::asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> acquire(
       const ServerLogin& login, std::chrono::milliseconds wait, LoginSettings settings,
-      std::string* sqlstate);
-  // Lends an idle connection at once if there is one (acquire()'s first choice, without a
-  // coroutine): the transaction-mode fast path. Null: none is idle; call acquire().
-  std::unique_ptr<ServerConnection> tryAcquireIdle(const boost::asio::any_io_executor& ex);
+      std::string* sqlstate, Grant grant);
+  // acquire() without a coroutine: an idle connection at once if there is one (null if not),
+  // and then, when `queue` is set and the pool is full, `queue` joins the queue (`*queued`).
+  // With neither, a new connection may be opened: call acquire().
+  std::unique_ptr<ServerConnection> tryAcquire(const boost::asio::any_io_executor& ex,
+                                               const WaiterPtr& queue, bool* queued);
+  // A slot granted to a waiter that no longer needs it.
+  void returnSlot();
+  // Hands the waiters past their deadline their refusal (the janitor, about once a second).
+  void expireWaiters(std::chrono::steady_clock::time_point now);
+  // Drops every queued waiter without waking it (shutdown, workers stopped).
+  void dropWaiters();
   // Opens connections until the pool holds `min_size` (proxy.min_pool_size), with the login of
   // the last client that borrowed from it; nothing before a client has. Runs on the caller's
   // executor (the janitor); stops at the first failure, to try again on its next round.
@@ -120,14 +149,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   std::uint64_t retireBefore() const;
 
  private:
-  struct Waiter {
-    explicit Waiter(boost::asio::any_io_executor ex) : timer(ex) {}
+  // acquire()'s own waiter: wakes the coroutine, which times out by its timer.
+  struct TimerWaiter final : Waiter {
+    explicit TimerWaiter(boost::asio::any_io_executor e) : Waiter(e), timer(std::move(e)) {}
+    void wake() override { timer.cancel(); }
     boost::asio::steady_timer timer;
-    std::unique_ptr<ServerConnection> conn;  // handed over by release()
-    bool slot = false;                       // or: a slot to open a new connection
-    std::chrono::steady_clock::time_point since;
   };
-  using WaiterPtr = std::shared_ptr<Waiter>;
   // Clients waiting for a connection, one FIFO queue per worker thread (the executor of the
   // waiter's timer). A returned connection goes to a waiter of the thread whose reactor has its
   // socket, unless another thread's first waiter has waited clearly longer: a hand-over within a
@@ -143,6 +170,8 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
     // The waiter `conn` goes to. Precondition: !empty().
     WaiterPtr popFor(const ServerConnection& conn, std::chrono::steady_clock::time_point now);
     void remove(const WaiterPtr& w);
+    // Takes out the waiters whose deadline is before `now`, or all of them.
+    std::vector<WaiterPtr> takeExpired(std::chrono::steady_clock::time_point now);
     // When the longest-waiting one started. Precondition: !empty().
     std::chrono::steady_clock::time_point oldestSince() const;
 
@@ -160,8 +189,11 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   std::unique_ptr<ServerConnection> takeIdleLocked(
       const boost::asio::any_io_executor& ex, std::chrono::steady_clock::time_point now,
       std::vector<std::unique_ptr<ServerConnection>>& stale);
-  void wake(const WaiterPtr& w);  // caller holds mu_
-  void freeSlotLocked();          // total_--, or hand the slot to a waiter
+  // acquire()'s refusal after waiting `wait`.
+  Failure<ProxyErrc> waitTimedOut(std::chrono::milliseconds wait) const;
+  // Posts w->wake() to its thread and counts its wait. Caller holds mu_.
+  void wake(const WaiterPtr& w, std::chrono::steady_clock::time_point now);
+  void freeSlotLocked();  // total_--, or hand the slot to a waiter
 
   const PoolKey key_;
   const RouteTarget target_;

@@ -66,12 +66,26 @@ class Wakeup {
 // not take a write whole) goes on in a short coroutine, step(). A server reader runs beside it
 // while a connection is borrowed, the same way (serverRun(), serverSlow()); it refers to the
 // session, which ends only after it stops. A plain transaction thus runs no coroutine at all.
+class TransactionSession;
+
+// A transaction-mode session queued in a full pool: it owns the session while it waits.
+struct QueuedSession final : ServerPool::Waiter {
+  using ServerPool::Waiter::Waiter;
+  void wake() override;
+  std::unique_ptr<TransactionSession> session;
+};
+
 class TransactionSession {
  public:
   TransactionSession(TransactionSessionParts parts, std::unique_ptr<ServerLender> owner)
       : owner_(std::move(owner)),
         p_(std::move(parts)),
         relay_(static_cast<std::size_t>(p_.ctx.proxy().max_prepared_statements)) {}
+
+  static void wakeQueued(std::unique_ptr<TransactionSession> self,
+                         std::unique_ptr<ServerConnection> conn, bool slot) {
+    granted(std::move(self), std::move(conn), slot);
+  }
 
   static void start(std::unique_ptr<TransactionSession> self) {
     TransactionSession& s = *self;
@@ -92,6 +106,8 @@ class TransactionSession {
   enum class ClientNext {
     read,          // everything received was relayed: read the client again
     attach,        // pending_ needs a server connection that borrowNow() could not lend
+    queued,        // pending_ waits in the pool's queue: the session goes to queued_
+    settle,        // the connection the pool handed over needs the client's settings
     server_write,  // the server did not take to_server_ whole
     flush,         // the client did not take client_out_ whole
     stop,          // the client terminated, or the session is over
@@ -148,12 +164,51 @@ class TransactionSession {
     }
     s.p_.client_decoder.commit(n);
     s.received_ += n;
-    const ClientNext next = s.pumpClient();
+    proceed(std::move(self), s.pumpClient());
+  }
+
+  // Goes on after pumpClient(): reads the client, parks in the pool's queue, or hands over to
+  // step().
+  static void proceed(std::unique_ptr<TransactionSession> self, ClientNext next) {
+    TransactionSession& s = *self;
     if (next == ClientNext::read && !s.p_.handle.killed()) {
       readClient(std::move(self));
-      return;
+    } else if (next == ClientNext::queued) {
+      park(std::move(self));
+    } else {
+      auto ex = s.p_.stream.socket().get_executor();
+      asio::co_spawn(ex, step(std::move(self), next, false), asio::detached);
     }
-    asio::co_spawn(ex, step(std::move(self), next, false), asio::detached);
+  }
+
+  // Queued for a connection: the waiter owns the session until the pool wakes it (on this
+  // thread, so not before the handler that queued it returns).
+  static void park(std::unique_ptr<TransactionSession> self) {
+    auto waiter = std::move(self->queued_);
+    waiter->session = std::move(self);
+  }
+
+  // The pool woke the waiter: with a connection, a slot to open one, or its refusal.
+  static void granted(std::unique_ptr<TransactionSession> self,
+                      std::unique_ptr<ServerConnection> conn, bool slot) {
+    TransactionSession& s = *self;
+    ClientNext next = ClientNext::attach;  // borrow() goes on with what was granted
+    if (conn) {
+      switch (s.p_.lender.adoptNow(std::move(conn), s.p_.settings)) {
+        case ServerLender::Adopt::attached:
+          s.attached();
+          next = s.pumpClient();
+          break;
+        case ServerLender::Adopt::settle:
+          next = ClientNext::settle;
+          break;
+        case ServerLender::Adopt::gone:
+          break;
+      }
+    } else {
+      s.grant_ = ServerPool::Grant{.slot = slot, .timed_out = !slot};
+    }
+    proceed(std::move(self), next);
   }
 
   // Finishes what pumpClient() could not do at once, then reads the client again or ends the
@@ -169,6 +224,10 @@ class TransactionSession {
       tell_killed = s.p_.handle.killed() && !s.ended_;
     } else {
       while (next != ClientNext::read && next != ClientNext::stop) {
+        if (next == ClientNext::queued) {
+          park(std::move(self));
+          co_return;
+        }
         next = co_await s.clientSlow(next);
       }
       go_on = next == ClientNext::read;
@@ -196,6 +255,15 @@ class TransactionSession {
         if (!attached) {
           co_return ClientNext::stop;
         }
+        co_return pumpClient();
+      }
+      case ClientNext::settle: {
+        bool settled = co_await p_.lender.settle(p_.settings);
+        if (!settled) {
+          ended_ = true;
+          co_return ClientNext::stop;
+        }
+        attached();
         co_return pumpClient();
       }
       case ClientNext::server_write: {
@@ -268,9 +336,12 @@ class TransactionSession {
           break;
         }
       }
-      if (!attached_ && !attachNow()) {
-        pending_ = frame;  // valid: nothing reads the client until it is relayed
-        return ClientNext::attach;
+      if (!attached_) {
+        const ClientNext lent = attachNow();
+        if (lent != ClientNext::read) {
+          pending_ = frame;  // valid: nothing reads the client until it is relayed
+          return lent;
+        }
       }
       relayClientFrame(frame);
     }
@@ -328,19 +399,33 @@ class TransactionSession {
     }
   }
 
-  // Borrows a server connection for the next transaction at once, if the lender can.
-  bool attachNow() {
-    if (!p_.lender.borrowNow(p_.settings)) {
-      return false;
+  // Borrows a server connection for the next transaction at once if the lender can (`read`:
+  // go on), else queues for one when the pool is full, else leaves it to attach().
+  ClientNext attachNow() {
+    auto lent = p_.lender.borrowNow(p_.settings, nullptr);
+    if (lent == ServerLender::Now::slow) {
+      queued_ = std::make_shared<QueuedSession>(p_.stream.socket().get_executor());
+      lent = p_.lender.borrowNow(p_.settings, queued_);
+      if (lent != ServerLender::Now::queued) {
+        queued_.reset();
+      }
     }
-    attached();
-    return true;
+    switch (lent) {
+      case ServerLender::Now::attached:
+        attached();
+        return ClientNext::read;
+      case ServerLender::Now::queued:
+        return ClientNext::queued;
+      case ServerLender::Now::slow:
+        break;
+    }
+    return ClientNext::attach;
   }
 
   // Borrows a server connection for the next transaction, waiting as the lender must.
   asio::awaitable<bool> attach() {
     p_.handle.update([](SessionInfo& i) { i.state = "waiting"; });
-    bool borrowed = co_await p_.lender.borrow(p_.settings);
+    bool borrowed = co_await p_.lender.borrow(p_.settings, std::exchange(grant_, {}));
     if (!borrowed) {
       ended_ = true;
       co_return false;
@@ -788,6 +873,9 @@ class TransactionSession {
   // A client frame that waits for attach() (a view into the client decoder, which nothing
   // changes meanwhile).
   std::optional<pgwire::Frame> pending_;
+  // The pool's waiter while pending_ is queued (it owns the session then).
+  std::shared_ptr<QueuedSession> queued_;
+  ServerPool::Grant grant_;  // what the pool handed the waiter, for attach()
   TransactionRelay relay_;
   pgwire::FrameDecoder* server_decoder_ = nullptr;  // the borrowed connection's
   Wakeup server_stopped_;
@@ -811,6 +899,10 @@ class TransactionSession {
   int server_loops_ = 0;
   std::uint64_t received_ = 0;
 };
+
+void QueuedSession::wake() {
+  TransactionSession::wakeQueued(std::move(session), std::move(conn), slot);
+}
 
 }  // namespace
 

@@ -24,11 +24,27 @@ class ServerLender {
   virtual ~ServerLender() = default;
   // Routes and borrows a server connection and gives it `wanted` (SET, responses swallowed).
   // False: the client got its FATAL error (as a session-mode client would) and must be closed.
-  // `wanted` stays valid until the borrow completes.
-  virtual boost::asio::awaitable<bool> borrow(const ParameterSet& wanted) = 0;
-  // borrow() without suspending, when that can be done at once: an idle connection to the
-  // current route needs no SET and nothing waits. False: nothing was borrowed; call borrow().
-  virtual bool borrowNow(const ParameterSet& wanted) = 0;
+  // `wanted` stays valid until the borrow completes. `grant`: what the pool handed the waiter
+  // that borrowNow() queued, other than a connection (adoptNow()).
+  virtual boost::asio::awaitable<bool> borrow(const ParameterSet& wanted,
+                                              ServerPool::Grant grant) = 0;
+  enum class Now {
+    attached,  // borrowed: an idle connection to the current route, in line with `wanted`
+    queued,    // the pool is full: `waiter` joined its queue, and the pool wakes it
+    slow,      // nothing borrowed and nothing queued: call borrow()
+  };
+  // The plain cases of borrow(), without suspending. Only a read-write client that borrowed
+  // before, whose route is unchanged and open, and whose settings are shared.
+  virtual Now borrowNow(const ParameterSet& wanted, const ServerPool::WaiterPtr& waiter) = 0;
+  enum class Adopt {
+    attached,  // borrowed, in line with `wanted`
+    settle,    // borrowed, but needs settle() before use
+    gone,      // the route changed or closed meanwhile: `conn` went back; call borrow()
+  };
+  // Takes the connection the pool handed to borrowNow()'s waiter.
+  virtual Adopt adoptNow(std::unique_ptr<ServerConnection> conn, const ParameterSet& wanted) = 0;
+  // Gives the connection adoptNow() took the client's settings. False as for borrow().
+  virtual boost::asio::awaitable<bool> settle(const ParameterSet& wanted) = 0;
   // Preconditions for the next four: a connection is borrowed.
   virtual ServerPool& pool() = 0;
   virtual ServerConnection& server() = 0;
