@@ -20,7 +20,30 @@ std::uint64_t CancelRegistry::index(const pgwire::BackendKeyData& key) {
   return (static_cast<std::uint64_t>(pid) << 32) | static_cast<std::uint32_t>(key.secret_key);
 }
 
+void CancelSlot::set(const std::string& host, std::uint16_t port,
+                     const pgwire::BackendKeyData& key) {
+  std::lock_guard lock(mu_);
+  target_.host.assign(host);  // keeps its buffer from one transaction to the next
+  target_.port = port;
+  target_.server_key = key;
+  set_ = true;
+}
+
+void CancelSlot::clear() {
+  std::lock_guard lock(mu_);
+  set_ = false;
+}
+
+std::optional<CancelTarget> CancelSlot::get() const {
+  std::lock_guard lock(mu_);
+  if (!set_) {
+    return std::nullopt;
+  }
+  return target_;
+}
+
 pgwire::BackendKeyData CancelRegistry::issue() {
+  auto slot = std::make_shared<CancelSlot>();
   while (true) {
     std::uint32_t words[2] = {0, 0};
     if (RAND_bytes(reinterpret_cast<unsigned char*>(words), sizeof words) != 1) {
@@ -35,36 +58,45 @@ pgwire::BackendKeyData CancelRegistry::issue() {
       continue;
     }
     std::lock_guard lock(mu_);
-    if (keys_.emplace(index(key), std::nullopt).second) {
+    if (keys_.emplace(index(key), slot).second) {
       return key;
     }
   }
 }
 
-void CancelRegistry::set(const pgwire::BackendKeyData& key, CancelTarget target) {
+std::shared_ptr<CancelSlot> CancelRegistry::slot(const pgwire::BackendKeyData& key) const {
   std::lock_guard lock(mu_);
-  keys_[index(key)] = std::move(target);
+  auto it = keys_.find(index(key));
+  return it == keys_.end() ? nullptr : it->second;
+}
+
+void CancelRegistry::set(const pgwire::BackendKeyData& key, const CancelTarget& target) {
+  if (auto s = slot(key)) {
+    s->set(target.host, target.port, target.server_key);
+  }
 }
 
 void CancelRegistry::clear(const pgwire::BackendKeyData& key) {
-  std::lock_guard lock(mu_);
-  if (auto it = keys_.find(index(key)); it != keys_.end()) {
-    it->second.reset();
+  if (auto s = slot(key)) {
+    s->clear();
   }
 }
 
 void CancelRegistry::remove(const pgwire::BackendKeyData& key) {
+  std::shared_ptr<CancelSlot> removed;  // released outside the lock
   std::lock_guard lock(mu_);
-  keys_.erase(index(key));
+  if (auto it = keys_.find(index(key)); it != keys_.end()) {
+    removed = std::move(it->second);
+    keys_.erase(it);
+  }
 }
 
 std::optional<CancelTarget> CancelRegistry::find(const pgwire::BackendKeyData& key) const {
-  std::lock_guard lock(mu_);
-  auto it = keys_.find(index(key));
-  if (it == keys_.end()) {
+  auto s = slot(key);
+  if (!s) {
     return std::nullopt;
   }
-  return it->second;
+  return s->get();
 }
 
 std::size_t CancelRegistry::size() const {

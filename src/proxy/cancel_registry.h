@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +21,20 @@ struct CancelTarget {
   pgwire::BackendKeyData server_key;
 };
 
+// Where one client's CancelRequest goes right now. Its session points it at each server backend
+// it borrows (no registry-wide lock per transaction); a CancelRequest reads it. Thread-safe.
+class CancelSlot {
+ public:
+  void set(const std::string& host, std::uint16_t port, const pgwire::BackendKeyData& key);
+  void clear();  // no server attached right now
+  std::optional<CancelTarget> get() const;
+
+ private:
+  mutable std::mutex mu_;
+  CancelTarget target_;
+  bool set_ = false;
+};
+
 // The cancel keys Keel hands to its clients (BackendKeyData), mapped to the server backend each
 // client uses. Keys are random with the sign bit of the process id clear; a CancelRequest this
 // agent does not know is forwarded to the other agents' proxies with that bit set, so the
@@ -30,7 +45,9 @@ class CancelRegistry {
   static constexpr std::uint32_t kForwardedBit = 0x80000000u;
 
   pgwire::BackendKeyData issue();
-  void set(const pgwire::BackendKeyData& key, CancelTarget target);
+  // The slot of an issued key (null once removed), for its session to keep.
+  std::shared_ptr<CancelSlot> slot(const pgwire::BackendKeyData& key) const;
+  void set(const pgwire::BackendKeyData& key, const CancelTarget& target);
   void clear(const pgwire::BackendKeyData& key);  // no server attached right now
   void remove(const pgwire::BackendKeyData& key);
   // Looks the key up with the forwarded bit cleared.
@@ -40,7 +57,7 @@ class CancelRegistry {
  private:
   static std::uint64_t index(const pgwire::BackendKeyData& key);
   mutable std::mutex mu_;
-  std::unordered_map<std::uint64_t, std::optional<CancelTarget>> keys_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<CancelSlot>> keys_;
 };
 
 // Sends a CancelRequest for `key` to host:port (a PostgreSQL server or another agent's proxy)

@@ -143,7 +143,7 @@ class Session final : public ServerLender {
     co_return borrowed;
   }
   Now borrowNow(const ParameterSet& wanted, const ServerPool::WaiterPtr& waiter) override {
-    auto table = plainRoute(wanted);
+    const RouteTable* table = plainRoute(wanted);
     if (!table) {
       return Now::slow;
     }
@@ -165,7 +165,7 @@ class Session final : public ServerLender {
     return Now::attached;
   }
   Adopt adoptNow(std::unique_ptr<ServerConnection> conn, const ParameterSet& wanted) override {
-    auto table = plainRoute(wanted);
+    const RouteTable* table = plainRoute(wanted);
     if (!table) {
       pool_->release(std::move(conn));
       return Adopt::gone;
@@ -182,17 +182,20 @@ class Session final : public ServerLender {
   }
   // The route of a plain borrow: a read-write client that borrowed before, its leader unchanged
   // and not paused. Null when the borrow must go the long way.
-  std::shared_ptr<const RouteTable> plainRoute(const ParameterSet& wanted) {
+  const RouteTable* plainRoute(const ParameterSet& wanted) {
     if (!pool_ || !baseline_set_ || listener_ != Listener::rw || wanted.sharedList() == nullptr ||
         handle_->killed() || ctx_.pausedFor(login_.database)) {
       return nullptr;
     }
-    auto table = ctx_.routes.current();
-    if (table->rw_paused || !table->leader || table->leader->port != pool_->target().port ||
-        table->leader->host != pool_->target().host) {
+    if (!route_ || route_->generation != ctx_.routes.generation()) {
+      route_ = ctx_.routes.current();
+    }
+    const RouteTable& table = *route_;
+    if (table.rw_paused || !table.leader || table.leader->port != pool_->target().port ||
+        table.leader->host != pool_->target().host) {
       return nullptr;
     }
-    return table;
+    return route_.get();
   }
   // Whether `conn` was last brought in line with the same shared settings, unchanged since.
   bool inLine(const ServerConnection& conn, const ParameterSet& wanted) const {
@@ -833,8 +836,9 @@ class Session final : public ServerLender {
   std::unique_ptr<pgwire::FrameDecoder> server_dec_;  // session pooling's relay only
   ServerLogin login_;      // the client's user and database, and how Keel logs in for it
   ParameterSet settings_;  // session pooling, and transaction pooling's login
-  const ParameterSet* wanted_ = nullptr;  // transaction pooling: while borrow() runs
-  ServerPool::Grant grant_;               // transaction pooling: borrow()'s, for its first try
+  const ParameterSet* wanted_ = nullptr;     // transaction pooling: while borrow() runs
+  ServerPool::Grant grant_;                  // transaction pooling: borrow()'s, for its first try
+  std::shared_ptr<const RouteTable> route_;  // transaction pooling: plainRoute()'s last look
   pgwire::BackendKeyData client_key_;
   bool key_issued_ = false;
   std::shared_ptr<ServerPool> pool_;

@@ -58,6 +58,7 @@ std::shared_ptr<const RouteTable> RouteBoard::publish(RouteTable table) {
   table.generation = ++generation_;
   auto next = std::make_shared<const RouteTable>(std::move(table));
   current_.store(next);
+  published_.store(next->generation, std::memory_order_release);
   return next;
 }
 

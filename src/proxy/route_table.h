@@ -60,9 +60,13 @@ class RouteBoard {
   // Returns the published table (with its generation) when the routes changed, else nullptr.
   std::shared_ptr<const RouteTable> publish(RouteTable table);
   std::shared_ptr<const RouteTable> current() const { return current_.load(); }
+  // The generation of the latest table, cheaper to read than current(): a reader holding a table
+  // of this generation has the current one.
+  std::uint64_t generation() const { return published_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<std::shared_ptr<const RouteTable>> current_;
+  std::atomic<std::uint64_t> published_{0};
   std::uint64_t generation_ = 0;  // publisher only
 };
 

@@ -89,7 +89,11 @@ class TransactionSession {
 
   static void start(std::unique_ptr<TransactionSession> self) {
     TransactionSession& s = *self;
-    s.p_.ctx.cancels.clear(s.p_.client_key);  // until a transaction borrows a server connection
+    s.cancel_slot_ = s.p_.ctx.cancels.slot(s.p_.client_key);
+    if (!s.cancel_slot_) {
+      s.cancel_slot_ = std::make_shared<CancelSlot>();  // the key is gone: nothing to cancel
+    }
+    s.cancel_slot_->clear();  // until a transaction borrows a server connection
     if (!s.p_.stream.tls()) {
       boost::system::error_code ec;
       s.p_.stream.socket().non_blocking(true, ec);  // for writeNow() in flushClientNow()
@@ -443,8 +447,7 @@ class TransactionSession {
     }
     relay_.attach(pool().statementNames(), *server.statements);
     attached_ = true;
-    p_.ctx.cancels.set(p_.client_key,
-                       CancelTarget{server.target().host, server.target().port, server.key});
+    cancel_slot_->set(server.target().host, server.target().port, server.key);
     // What PostgreSQL reports differently on this connection (after the SETs): tell the client.
     // Nothing to tell when the connection was last checked against the same shared list of
     // values seen and has not changed since.
@@ -780,7 +783,7 @@ class TransactionSession {
     addCounters();
     relay_.detach();
     attached_ = false;
-    p_.ctx.cancels.clear(p_.client_key);
+    cancel_slot_->clear();
     if (reuse && server_decoder_->buffered() == 0 && !server_sent_fatal_) {
       p_.lender.giveBack();
     } else {
@@ -875,7 +878,8 @@ class TransactionSession {
   std::optional<pgwire::Frame> pending_;
   // The pool's waiter while pending_ is queued (it owns the session then).
   std::shared_ptr<QueuedSession> queued_;
-  ServerPool::Grant grant_;  // what the pool handed the waiter, for attach()
+  ServerPool::Grant grant_;                  // what the pool handed the waiter, for attach()
+  std::shared_ptr<CancelSlot> cancel_slot_;  // where the client's cancel key points
   TransactionRelay relay_;
   pgwire::FrameDecoder* server_decoder_ = nullptr;  // the borrowed connection's
   Wakeup server_stopped_;
