@@ -123,9 +123,13 @@ void PoolStats::recordLatency(std::uint64_t micros) {
 ServerPool::ServerPool(PoolKey key, RouteTarget target, int max_size, milliseconds lifetime)
     : key_(std::move(key)), target_(std::move(target)), max_size_(max_size), lifetime_(lifetime) {}
 
-void ServerPool::wake(const WaiterPtr& w, Clock::time_point now) {
+void ServerPool::countWait(const Waiter& w, Clock::time_point now) {
   stats_.wait_microseconds += static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(now - w->since).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(now - w.since).count());
+}
+
+void ServerPool::wake(const WaiterPtr& w, Clock::time_point now) {
+  countWait(*w, now);
   // The waiter belongs to its worker thread: it goes on there.
   asio::post(w->ex, [w] { w->wake(); });
 }
@@ -330,25 +334,38 @@ void ServerPool::setLimits(int max_size, milliseconds server_lifetime) {
   }
 }
 
-void ServerPool::release(std::unique_ptr<ServerConnection> conn) {
+void ServerPool::release(std::unique_ptr<ServerConnection> conn, HandOff hand_off) {
   std::unique_ptr<ServerConnection> closing;
-  std::lock_guard lock(mu_);
-  --lent_;
-  conn->last_used = Clock::now();
-  if (conn->id() < retire_before_id_ || total_ > max_size_.load()) {
-    closing = std::move(conn);
-    freeSlotLocked();
-    return;
+  WaiterPtr here;  // a waiter of this thread: woken at once, once the lock is released
+  {
+    std::lock_guard lock(mu_);
+    --lent_;
+    conn->last_used = Clock::now();
+    if (conn->id() < retire_before_id_ || total_ > max_size_.load()) {
+      closing = std::move(conn);
+      freeSlotLocked();
+    } else if (!waiters_.empty()) {
+      const auto now = conn->last_used;
+      auto w = waiters_.popFor(*conn, now);
+      // The connection's socket is on the releasing session's thread: a waiter of that thread
+      // goes on right here, as PgBouncer hands a server to a waiting client, with no trip
+      // through the scheduler while the server sits idle.
+      const bool same_thread = hand_off == HandOff::here && conn->attachedTo(w->ex);
+      w->conn = std::move(conn);
+      ++lent_;
+      if (same_thread) {
+        countWait(*w, now);
+        here = std::move(w);
+      } else {
+        wake(w, now);
+      }
+    } else {
+      idle_.push_back(std::move(conn));
+    }
   }
-  if (!waiters_.empty()) {
-    const auto now = conn->last_used;
-    auto w = waiters_.popFor(*conn, now);
-    w->conn = std::move(conn);
-    ++lent_;
-    wake(w, now);
-    return;
+  if (here) {
+    here->wake();
   }
-  idle_.push_back(std::move(conn));
 }
 
 void ServerPool::dropLent() {

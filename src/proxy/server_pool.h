@@ -112,8 +112,13 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // executor (the janitor); stops at the first failure, to try again on its next round.
   boost::asio::awaitable<void> topUp(int min_size, LoginSettings settings);
 
-  // A lent connection comes back, idle and reset.
-  void release(std::unique_ptr<ServerConnection> conn);
+  // A lent connection comes back, idle and reset. Called on the thread its socket is on; a
+  // waiter of that thread it goes to runs its wake() before this returns, so the caller must
+  // be done with the connection and ready for other sessions of its thread to run.
+  // `posted`: the waiter runs later, as one of another thread always does (for a caller that
+  // may be such a wake() itself, so that wakes do not nest).
+  enum class HandOff { here, posted };
+  void release(std::unique_ptr<ServerConnection> conn, HandOff hand_off = HandOff::here);
   // A lent connection was closed instead of returned: its slot is free.
   void dropLent();
   // Closes every idle connection (failover, RECONNECT); lent ones close when returned if
@@ -191,6 +196,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
       std::vector<std::unique_ptr<ServerConnection>>& stale);
   // acquire()'s refusal after waiting `wait`.
   Failure<ProxyErrc> waitTimedOut(std::chrono::milliseconds wait) const;
+  void countWait(const Waiter& w, std::chrono::steady_clock::time_point now);
   // Posts w->wake() to its thread and counts its wait. Caller holds mu_.
   void wake(const WaiterPtr& w, std::chrono::steady_clock::time_point now);
   void freeSlotLocked();  // total_--, or hand the slot to a waiter
