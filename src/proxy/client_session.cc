@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 
@@ -11,8 +10,7 @@
 #include "proxy/admin_console.h"
 #include "proxy/client_auth.h"
 #include "proxy/client_stream.h"
-#include "proxy/relay_io.h"
-#include "proxy/request_tracker.h"
+#include "proxy/session_relay.h"
 #include "proxy/transaction_session.h"
 
 namespace keel::proxy {
@@ -31,14 +29,10 @@ constexpr milliseconds kCloseLinger{1000};
 constexpr milliseconds kCancelTimeout{3000};
 // Messages above this size are relayed in parts instead of being buffered whole.
 constexpr std::uint32_t kStreamThreshold = 64 * 1024;
-// What the relay asks the decoders for per read.
-constexpr std::size_t kRelayReadSize = 16 * 1024;
 
 double epochNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-
-enum class RelayEnd { client_terminated, client_gone, server_gone, killed };
 
 class Session final : public ServerLender {
  public:
@@ -128,8 +122,7 @@ class Session final : public ServerLender {
       giveBack();
       co_return std::move(parts);
     }
-    RelayEnd end = co_await relay();
-    co_await afterRelay(end);
+    co_await relayAndRelease();
     co_return std::nullopt;
   }
 
@@ -167,7 +160,7 @@ class Session final : public ServerLender {
   Adopt adoptNow(std::unique_ptr<ServerConnection> conn, const ParameterSet& wanted) override {
     const RouteTable* table = plainRoute(wanted);
     if (!table) {
-      pool_->release(std::move(conn));
+      pool_->release(std::move(conn), ServerPool::HandOff::posted);
       return Adopt::gone;
     }
     const bool in_line = inLine(*conn, wanted);
@@ -596,175 +589,15 @@ class Session final : public ServerLender {
     co_await stream_.write(out, kClient);
   }
 
-  // --- relay ---
-
-  // Sends to the client: plain without suspending when possible, TLS by async_write.
-  asio::awaitable<bool> sendToClient(tcp::socket* plain, const char* data, std::size_t size) {
-    if (plain != nullptr) {
-      co_return co_await sendPlain(*plain, data, size);
-    }
-    auto [ec, n] = co_await stream_.async_write_all(asio::buffer(data, size), kNoThrow);
-    co_return !ec;
+  // Session pooling: relays the client to its server connection until one side ends.
+  asio::awaitable<void> relayAndRelease() {
+    SessionRelay relay(stream_, client_dec_, *server_socket_, *server_, pool_->stats(), *handle_,
+                       serverLimits(ctx_.proxy()));
+    RelayEnd end = co_await relay.run();
+    co_await afterRelay(end, relay);
   }
 
-  // Forwards client bytes to the server until the client terminates or goes away.
-  asio::awaitable<RelayEnd> clientToServer() {
-    PoolStats& stats = pool_->stats();
-    tcp::socket& server = *server_socket_;
-    while (true) {
-      auto space = client_dec_.prepare(kRelayReadSize);
-      auto [ec, n] =
-          co_await stream_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-      if (ec) {
-        co_return RelayEnd::client_gone;
-      }
-      client_dec_.commit(n);
-      stats.bytes_received += n;
-      const char* span = nullptr;
-      std::size_t span_len = 0;
-      bool terminated = false;
-      while (true) {
-        auto next = client_dec_.next();
-        if (!next) {
-          std::string out =
-              pgwire::errorResponse("FATAL", sqlstate::kProtocolViolation, next.message());
-          co_await stream_.write(out, kClient);
-          co_return RelayEnd::client_gone;
-        }
-        if (!*next) {
-          break;
-        }
-        const pgwire::Frame& f = **next;
-        if (f.kind == pgwire::FrameKind::message) {
-          if (f.type == pgwire::frontend::kTerminate) {
-            terminated = true;
-            break;
-          }
-          requests_.clientMessage(f.type, &stats);
-        }
-        if (span != nullptr && span + span_len == f.raw.data()) {
-          span_len += f.raw.size();
-          continue;
-        }
-        if (span_len > 0) {
-          bool sent = co_await sendPlain(server, span, span_len);
-          if (!sent) {
-            co_return RelayEnd::server_gone;
-          }
-        }
-        span = f.raw.data();
-        span_len = f.raw.size();
-      }
-      if (span_len > 0) {
-        bool sent = co_await sendPlain(server, span, span_len);
-        if (!sent) {
-          co_return RelayEnd::server_gone;
-        }
-      }
-      if (terminated) {
-        co_return RelayEnd::client_terminated;
-      }
-    }
-  }
-
-  // Forwards server bytes to the client, tracking transaction state.
-  asio::awaitable<RelayEnd> serverToClient() {
-    PoolStats& stats = pool_->stats();
-    tcp::socket* client = stream_.tls() ? nullptr : &stream_.socket();
-    while (true) {
-      auto space = server_dec_->prepare(kRelayReadSize);
-      auto [ec, n] = co_await server_socket_->async_read_some(
-          asio::buffer(space.data(), space.size()), kNoThrow);
-      if (ec) {
-        co_return handle_->killed() ? RelayEnd::killed : RelayEnd::server_gone;
-      }
-      server_dec_->commit(n);
-      const char* span = nullptr;
-      std::size_t span_len = 0;
-      while (true) {
-        auto next = server_dec_->next();
-        if (!next) {
-          server_error_ = "the server broke the protocol: " + next.message();
-          co_return RelayEnd::server_gone;
-        }
-        if (!*next) {
-          break;
-        }
-        const pgwire::Frame& f = **next;
-        if (f.kind == pgwire::FrameKind::message) {
-          noteServerMessage(f, stats);
-        }
-        if (span != nullptr && span + span_len == f.raw.data()) {
-          span_len += f.raw.size();
-          continue;
-        }
-        if (span_len > 0) {
-          stats.bytes_sent += span_len;
-          bool sent = co_await sendToClient(client, span, span_len);
-          if (!sent) {
-            co_return RelayEnd::client_gone;
-          }
-        }
-        span = f.raw.data();
-        span_len = f.raw.size();
-      }
-      if (span_len > 0) {
-        stats.bytes_sent += span_len;
-        bool sent = co_await sendToClient(client, span, span_len);
-        if (!sent) {
-          co_return RelayEnd::client_gone;
-        }
-      }
-    }
-  }
-
-  void noteServerMessage(const pgwire::Frame& f, PoolStats& stats) {
-    switch (f.type) {
-      case pgwire::backend::kReadyForQuery: {
-        char status = f.payload.empty() ? 'I' : f.payload[0];
-        requests_.readyForQuery(status, stats);
-        tx_status_ = status;
-        break;
-      }
-      case pgwire::backend::kParameterStatus:
-        if (f.complete) {
-          if (auto p = pgwire::parseParameterStatus(f.payload)) {
-            server_->changeParameters()[std::string(p->name)] = std::string(p->value);
-          }
-        }
-        break;
-      case pgwire::backend::kErrorResponse:
-        if (f.complete && isFatalError(f.payload)) {
-          server_sent_fatal_ = true;
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
-  asio::awaitable<RelayEnd> relay() {
-    using namespace asio::experimental::awaitable_operators;
-    handle_->setServerSocket(&*server_socket_);
-    server_dec_ =
-        std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits(ctx_.proxy()));
-    server_dec_->setAuthenticated();
-    // The relay writes without waiting when the socket takes the bytes at once (sendPlain): the
-    // sockets must not block the worker (ServerConnection::attach made the server's so).
-    boost::system::error_code ec;
-    if (!stream_.tls()) {
-      stream_.socket().non_blocking(true, ec);
-    }
-    auto result = co_await (clientToServer() || serverToClient());
-    handle_->setServerSocket(nullptr);
-    RelayEnd end = std::visit([](RelayEnd e) { return e; }, result);
-    if (handle_->killed()) {
-      end = RelayEnd::killed;
-    }
-    co_return end;
-  }
-
-  asio::awaitable<void> afterRelay(RelayEnd end) {
+  asio::awaitable<void> afterRelay(RelayEnd end, const SessionRelay& relay) {
     handle_->update([](SessionInfo& i) { i.state = "closing"; });
     switch (end) {
       case RelayEnd::killed:
@@ -773,11 +606,11 @@ class Session final : public ServerLender {
         discardServer();
         co_return;
       case RelayEnd::server_gone:
-        if (!server_sent_fatal_) {
+        if (!relay.serverSentFatal()) {
+          const std::string& why = relay.serverError();
           queueFatal(sqlstate::kConnectionFailure,
                      "lost the connection to PostgreSQL on " + server_->target().member +
-                         (server_error_.empty() ? std::string() : ": " + server_error_) +
-                         "; reconnect");
+                         (why.empty() ? std::string() : ": " + why) + "; reconnect");
           co_await writeFatal();
         }
         discardServer();
@@ -787,8 +620,7 @@ class Session final : public ServerLender {
         break;
     }
     stream_.close();
-    if (requests_.pending() != 0 || tx_status_ != 'I' || server_sent_fatal_ ||
-        server_dec_->buffered() != 0) {
+    if (!relay.idleAtBoundary()) {
       discardServer();
       co_return;
     }
@@ -833,7 +665,6 @@ class Session final : public ServerLender {
   std::shared_ptr<SessionHandle> handle_;
   ClientStream stream_;
   pgwire::FrameDecoder client_dec_;
-  std::unique_ptr<pgwire::FrameDecoder> server_dec_;  // session pooling's relay only
   ServerLogin login_;      // the client's user and database, and how Keel logs in for it
   ParameterSet settings_;  // session pooling, and transaction pooling's login
   const ParameterSet* wanted_ = nullptr;     // transaction pooling: while borrow() runs
@@ -844,10 +675,6 @@ class Session final : public ServerLender {
   std::shared_ptr<ServerPool> pool_;
   std::unique_ptr<ServerConnection> server_;
   tcp::socket* server_socket_ = nullptr;  // the borrowed connection's, while it is held
-  RequestTracker requests_;
-  char tx_status_ = 'I';
-  bool server_sent_fatal_ = false;
-  std::string server_error_;
   std::string fatal_;
   std::string unreachable_;
 };

@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "pgwire/frame_decoder.h"
 #include "proxy/parameter_set.h"
 #include "proxy/proxy_context.h"
 #include "proxy/server_connection.h"
@@ -59,5 +60,16 @@ void addTrackedDefaults(ParameterSet& settings, const ParameterMap& login,
                         const std::vector<std::string>& extra = {});
 // A simple-Query text that starts with the LISTEN command.
 bool isListenCommand(std::string_view sql);
+// What a LISTEN becomes in transaction pooling: a Query that fails on the server (0A000, naming
+// pool_mode) as PostgreSQL fails a command, so that inside a transaction block the transaction
+// is aborted as the client expects. A view of a static message.
+pgwire::Frame listenRefusal();
+
+// Transaction pooling, when a client borrows `server`: a ParameterStatus into `out` for each
+// value PostgreSQL reports differently on this connection (after the SETs) from what the client
+// was told (`seen`, updated). Parameters Keel set and PostgreSQL does not report are skipped.
+// Nothing is compared when the connection was last checked against the same shared list of
+// values seen and has not changed since.
+void reportServerParameters(ServerConnection& server, ParameterSet& seen, std::string& out);
 
 }  // namespace keel::proxy

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "pgwire/message_builder.h"
 #include "proxy/client_session.h"
 
 namespace keel::proxy {
@@ -273,6 +274,45 @@ bool isListenCommand(std::string_view sql) {
   }
   i += kListen.size();
   return i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '"');
+}
+
+void reportServerParameters(ServerConnection& server, ParameterSet& seen, std::string& out) {
+  const auto* seen_list = seen.sharedList();
+  const ParameterEntries* seen_raw = seen_list != nullptr ? seen_list->get() : nullptr;
+  if (server.synced_seen.matches(seen_raw, nullptr, server.parametersVersion())) {
+    return;
+  }
+  for (const auto& [name, value] : server.parameters) {
+    if (server.login_parameters.count(name) == 0) {
+      continue;  // set by Keel, not reported by PostgreSQL
+    }
+    const std::string* told = seen.find(name);
+    if (told == nullptr || *told != value) {
+      pgwire::encode(out, pgwire::ParameterStatus{name, value});
+      seen.set(name, value);
+    }
+  }
+  if (seen.sharedList() == seen_list && seen_list != nullptr) {
+    server.synced_seen = {*seen_list, nullptr, server.parametersVersion()};
+  }
+}
+
+pgwire::Frame listenRefusal() {
+  static const std::string message = [] {
+    std::string m;
+    pgwire::encode(
+        m, pgwire::Query{"DO $keel$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = "
+                         "'LISTEN is not supported in transaction pooling mode (proxy.pool_mode "
+                         "is transaction): notifications would go to whichever client holds the "
+                         "server connection', HINT = 'connect through a proxy whose pool_mode is "
+                         "session, or to PostgreSQL directly, to use LISTEN'; END$keel$"});
+    return m;
+  }();
+  return pgwire::Frame{.kind = pgwire::FrameKind::message,
+                       .type = pgwire::frontend::kQuery,
+                       .payload = std::string_view(message).substr(5),
+                       .raw = message,
+                       .length = static_cast<std::uint32_t>(message.size() - 1)};
 }
 
 }  // namespace keel::proxy

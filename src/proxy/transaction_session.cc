@@ -4,7 +4,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <optional>
@@ -13,9 +12,11 @@
 
 #include "pgwire/frontend_messages.h"
 #include "pgwire/message_builder.h"
+#include "proxy/client_output.h"
 #include "proxy/relay_io.h"
 #include "proxy/request_tracker.h"
 #include "proxy/transaction_relay.h"
+#include "proxy/wakeup.h"
 
 namespace keel::proxy {
 namespace {
@@ -26,39 +27,7 @@ namespace sqlstate = pgwire::sqlstate;
 
 constexpr std::size_t kReadSize = 16 * 1024;
 constexpr std::size_t kIdleReadSize = 512;
-// Client-bound bytes queued before the server reader waits for the client to take them.
-constexpr std::size_t kClientBacklog = 1024 * 1024;
 constexpr std::uint32_t kStreamThreshold = 64 * 1024;
-// What a LISTEN becomes: a statement that fails on the server as PostgreSQL fails a command,
-// so that inside a transaction block the transaction is aborted as the client expects.
-constexpr std::string_view kListenRefusal =
-    "DO $keel$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = 'LISTEN is not "
-    "supported in transaction pooling mode (proxy.pool_mode is transaction): notifications "
-    "would go to whichever client holds the server connection', HINT = 'connect through a "
-    "proxy whose pool_mode is session, or to PostgreSQL directly, to use LISTEN'; END$keel$";
-
-// Wakes a coroutine of the same thread that waits for a condition: wait in a loop that checks
-// the condition first. The timer is made by the first wait: most sessions never wait.
-class Wakeup {
- public:
-  asio::awaitable<void> wait() {
-    if (!timer_) {
-      auto ex = co_await asio::this_coro::executor;
-      timer_ = std::make_unique<asio::steady_timer>(ex);
-    }
-    timer_->expires_at(Clock::time_point::max());
-    co_await timer_->async_wait(kNoThrow);
-  }
-  void notify() {
-    if (timer_) {
-      timer_->cancel();
-    }
-  }
-
- private:
-  std::unique_ptr<asio::steady_timer> timer_;
-};
-
 // Between reads of the client the session runs no coroutine: the pending read's completion
 // handler owns it (an idle client is that handler, its socket, this object, the login session it
 // took over and a small read buffer). Each completion relays what arrived and issues the next
@@ -82,9 +51,27 @@ class TransactionSession {
         p_(std::move(parts)),
         relay_(static_cast<std::size_t>(p_.ctx.proxy().max_prepared_statements)) {}
 
-  static void wakeQueued(std::unique_ptr<TransactionSession> self,
-                         std::unique_ptr<ServerConnection> conn, bool slot) {
-    granted(std::move(self), std::move(conn), slot);
+  // The pool woke the waiter: with a connection, a slot to open one, or its refusal.
+  static void granted(std::unique_ptr<TransactionSession> self,
+                      std::unique_ptr<ServerConnection> conn, bool slot) {
+    TransactionSession& s = *self;
+    ClientNext next = ClientNext::attach;  // borrow() goes on with what was granted
+    if (conn) {
+      switch (s.p_.lender.adoptNow(std::move(conn), s.p_.settings)) {
+        case ServerLender::Adopt::attached:
+          s.attached();
+          next = s.pumpClient();
+          break;
+        case ServerLender::Adopt::settle:
+          next = ClientNext::settle;
+          break;
+        case ServerLender::Adopt::gone:
+          break;
+      }
+    } else {
+      s.grant_ = ServerPool::Grant{.slot = slot, .timed_out = !slot};
+    }
+    proceed(std::move(self), next);
   }
 
   static void start(std::unique_ptr<TransactionSession> self) {
@@ -96,7 +83,7 @@ class TransactionSession {
     s.cancel_slot_->clear();  // until a transaction borrows a server connection
     if (!s.p_.stream.tls()) {
       boost::system::error_code ec;
-      s.p_.stream.socket().non_blocking(true, ec);  // for writeNow() in flushClientNow()
+      s.p_.stream.socket().non_blocking(true, ec);  // for writeNow() in out_.flushNow()
     }
     s.idle();
     // Bytes the startup left in the decoder come first.
@@ -113,7 +100,7 @@ class TransactionSession {
     queued,        // pending_ waits in the pool's queue: the session goes to queued_
     settle,        // the connection the pool handed over needs the client's settings
     server_write,  // the server did not take to_server_ whole
-    flush,         // the client did not take client_out_ whole
+    flush,         // the client did not take out_.pending whole
     stop,          // the client terminated, or the session is over
   };
   // What the server reader does next; `read` and `finish` are done by completion handlers, the
@@ -192,29 +179,6 @@ class TransactionSession {
     waiter->session = std::move(self);
   }
 
-  // The pool woke the waiter: with a connection, a slot to open one, or its refusal.
-  static void granted(std::unique_ptr<TransactionSession> self,
-                      std::unique_ptr<ServerConnection> conn, bool slot) {
-    TransactionSession& s = *self;
-    ClientNext next = ClientNext::attach;  // borrow() goes on with what was granted
-    if (conn) {
-      switch (s.p_.lender.adoptNow(std::move(conn), s.p_.settings)) {
-        case ServerLender::Adopt::attached:
-          s.attached();
-          next = s.pumpClient();
-          break;
-        case ServerLender::Adopt::settle:
-          next = ClientNext::settle;
-          break;
-        case ServerLender::Adopt::gone:
-          break;
-      }
-    } else {
-      s.grant_ = ServerPool::Grant{.slot = slot, .timed_out = !slot};
-    }
-    proceed(std::move(self), next);
-  }
-
   // Finishes what pumpClient() could not do at once, then reads the client again or ends the
   // session. `read_failed`: the client read failed or the session was over (`next` unused).
   static asio::awaitable<void> step(std::unique_ptr<TransactionSession> self, ClientNext next,
@@ -240,7 +204,7 @@ class TransactionSession {
       tell_killed = go_on && s.p_.handle.killed();
     }
     if (tell_killed) {
-      s.client_out_.append(
+      s.out_.pending.append(
           pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, s.p_.handle.killReason()));
       go_on = false;
     }
@@ -277,10 +241,10 @@ class TransactionSession {
         server_writing_ = false;
         afterServerWrite(ec);
         to_server_.clear();
-        co_return flushClientNow() ? clientDone() : ClientNext::flush;
+        co_return out_.flushNow() ? clientDone() : ClientNext::flush;
       }
       case ClientNext::flush:
-        co_await flushClient();
+        co_await out_.flush();
         co_return clientDone();
       default:
         co_return next;
@@ -308,7 +272,7 @@ class TransactionSession {
     if (attached_) {
       release(false);
     }
-    co_await flushClient();
+    co_await out_.flush();
     p_.handle.setServerSocket(nullptr);  // the streams go away with the session
     co_await p_.lender.finish();
   }
@@ -325,7 +289,7 @@ class TransactionSession {
       } else {
         auto next = p_.client_decoder.next();
         if (!next) {
-          client_out_.append(
+          out_.pending.append(
               pgwire::errorResponse("FATAL", sqlstate::kProtocolViolation, next.message()));
           ended_ = true;
           return ClientNext::stop;
@@ -362,30 +326,21 @@ class TransactionSession {
       afterServerWrite(ec);
     }
     to_server_.clear();
-    return flushClientNow() ? clientDone() : ClientNext::flush;
+    return out_.flushNow() ? clientDone() : ClientNext::flush;
   }
 
   void relayClientFrame(const pgwire::Frame& frame) {
-    std::string rewritten;
     if (frame.kind == pgwire::FrameKind::message && frame.complete) {
       requests_.clientMessage(frame.type, &pool().stats());
       if (frame.type == pgwire::frontend::kQuery) {
         auto query = pgwire::parseQuery(frame.payload);
         if (query && isListenCommand(query->sql)) {
-          pgwire::encode(rewritten, pgwire::Query{kListenRefusal});
+          relay_.fromClient(listenRefusal(), to_server_, out_.pending);
+          return;
         }
       }
     }
-    if (!rewritten.empty()) {
-      pgwire::Frame replaced{.kind = pgwire::FrameKind::message,
-                             .type = pgwire::frontend::kQuery,
-                             .payload = std::string_view(rewritten).substr(5),
-                             .raw = rewritten,
-                             .length = static_cast<std::uint32_t>(rewritten.size() - 1)};
-      relay_.fromClient(replaced, to_server_, client_out_);
-    } else {
-      relay_.fromClient(frame, to_server_, client_out_);
-    }
+    relay_.fromClient(frame, to_server_, out_.pending);
   }
 
   // After a request went to the server (`ec`: or failed to).
@@ -448,26 +403,7 @@ class TransactionSession {
     relay_.attach(pool().statementNames(), *server.statements);
     attached_ = true;
     cancel_slot_->set(server.target().host, server.target().port, server.key);
-    // What PostgreSQL reports differently on this connection (after the SETs): tell the client.
-    // Nothing to tell when the connection was last checked against the same shared list of
-    // values seen and has not changed since.
-    const auto* seen_list = p_.seen.sharedList();
-    const ParameterEntries* seen_raw = seen_list != nullptr ? seen_list->get() : nullptr;
-    if (!server.synced_seen.matches(seen_raw, nullptr, server.parametersVersion())) {
-      for (const auto& [name, value] : server.parameters) {
-        if (server.login_parameters.count(name) == 0) {
-          continue;  // set by Keel, not reported by PostgreSQL
-        }
-        const std::string* seen = p_.seen.find(name);
-        if (seen == nullptr || *seen != value) {
-          pgwire::encode(client_out_, pgwire::ParameterStatus{name, value});
-          p_.seen.set(name, value);
-        }
-      }
-      if (p_.seen.sharedList() == seen_list && seen_list != nullptr) {
-        server.synced_seen = {*seen_list, nullptr, server.parametersVersion()};
-      }
-    }
+    reportServerParameters(server, p_.seen, out_.pending);
     if (!server.decoder) {
       server.decoder =
           std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits());
@@ -505,7 +441,7 @@ class TransactionSession {
     auto ex = p_.stream.socket().get_executor();
     if (next == ServerNext::finish) {
       serverEnd();
-      if (flushClientNow()) {
+      if (out_.flushNow()) {
         serverStopped();
         return;
       }
@@ -563,10 +499,10 @@ class TransactionSession {
       srv_lost_ = true;
       return ServerNext::finish;
     }
-    if (!flushClientNow()) {
+    if (!out_.flushNow()) {
       return ServerNext::flush;
     }
-    if (client_failed_) {
+    if (out_.failed()) {
       aborting_ = true;
     }
     return serverCheck();
@@ -587,14 +523,14 @@ class TransactionSession {
         }
         next = afterServerFrames();
       } else if (next == ServerNext::flush) {
-        co_await flushClient();
-        if (client_failed_) {
+        co_await out_.flush();
+        if (out_.failed()) {
           aborting_ = true;
         }
         next = serverCheck();
       } else if (next == ServerNext::finish) {
         serverEnd();
-        co_await flushClient();
+        co_await out_.flush();
         serverStopped();
         co_return;
       } else {
@@ -605,7 +541,7 @@ class TransactionSession {
   }
 
   asio::awaitable<void> serverFlushAndStop() {
-    co_await flushClient();
+    co_await out_.flush();
     serverStopped();
   }
 
@@ -616,10 +552,10 @@ class TransactionSession {
       return;
     }
     if (p_.handle.killed()) {
-      client_out_.append(
+      out_.pending.append(
           pgwire::errorResponse("FATAL", sqlstate::kAdminShutdown, p_.handle.killReason()));
     } else if (srv_lost_ && !server_sent_fatal_) {
-      client_out_.append(pgwire::errorResponse(
+      out_.pending.append(pgwire::errorResponse(
           "FATAL", sqlstate::kConnectionFailure,
           "lost the connection to PostgreSQL on " + p_.lender.server().target().member +
               (srv_why_.empty() ? std::string() : ": " + srv_why_) + "; reconnect"));
@@ -648,9 +584,9 @@ class TransactionSession {
       }
       const pgwire::Frame& f = **next;
       noteServerMessage(f);
-      const std::size_t before = client_out_.size();
-      auto relayed = relay_.fromServer(f, client_out_);
-      pool().stats().bytes_sent += client_out_.size() - before;
+      const std::size_t before = out_.pending.size();
+      auto relayed = relay_.fromServer(f, out_.pending);
+      pool().stats().bytes_sent += out_.pending.size() - before;
       if (!relayed) {
         return "Keel lost track of the protocol with PostgreSQL: " + relayed.message();
       }
@@ -696,7 +632,7 @@ class TransactionSession {
           case pgwire::backend::kNotificationResponse:
           case pgwire::backend::kParameterStatus: {
             noteServerMessage(f);
-            (void)relay_.fromServer(f, client_out_);  // passed on as at any time
+            (void)relay_.fromServer(f, out_.pending);  // passed on as at any time
             break;
           }
           case pgwire::backend::kDataRow: {
@@ -795,84 +731,29 @@ class TransactionSession {
     idle();
   }
 
+  // The relay's counters since the last call, into the pool's: no shared atomic is touched for
+  // a counter that did not move (most transactions move none).
   void addCounters() {
     const TransactionRelayCounters& c = relay_.counters();
     PoolStats& s = pool().stats();
-    s.server_parses += c.server_parses - reported_.server_parses;
-    s.injected_parses += c.injected_parses - reported_.injected_parses;
-    s.statement_evictions += c.evictions - reported_.evictions;
-    s.client_statement_evictions += c.client_evictions - reported_.client_evictions;
-    s.synthesized_responses += c.synthesized - reported_.synthesized;
-    s.shared_statements += c.shared_statements - reported_.shared_statements;
-    reported_ = c;
-  }
-
-  // The part of flushClient() that needs no waiting: a plain socket nearly always takes a
-  // response at once (no trip through the scheduler, and the buffer keeps its capacity). True:
-  // nothing is left for this caller to wait for.
-  bool flushClientNow() {
-    if (client_writing_) {
-      // Another writer is at work: wait only while the backlog is large.
-      return client_out_.size() <= kClientBacklog || client_failed_;
-    }
-    if (client_failed_) {
-      client_out_.clear();
-      return true;
-    }
-    if (client_out_.empty()) {
-      return true;
-    }
-    if (p_.stream.tls()) {
-      return false;
-    }
-    boost::system::error_code ec;
-    const std::size_t n = writeNow(p_.stream.socket(), client_out_.data(), client_out_.size(), ec);
-    if (ec) {
-      client_failed_ = true;
-      client_out_.clear();
-      return true;
-    }
-    if (n == client_out_.size()) {
-      client_out_.clear();
-      return true;
-    }
-    client_out_.erase(0, n);
-    return false;
-  }
-
-  // Writes what is queued for the client, in order. One writer at a time: a caller that finds
-  // another writer at work waits only while the backlog is large.
-  asio::awaitable<void> flushClient() {
-    if (flushClientNow()) {
-      co_return;
-    }
-    if (client_writing_) {
-      while (client_writing_ && client_out_.size() > kClientBacklog && !client_failed_) {
-        co_await client_drained_.wait();
+    auto add = [](std::atomic<std::uint64_t>& to, std::uint64_t now, std::uint64_t& was) {
+      if (now != was) {
+        to += now - was;
+        was = now;
       }
-      co_return;
-    }
-    client_writing_ = true;
-    while (!client_out_.empty() && !client_failed_) {
-      std::string chunk;
-      chunk.swap(client_out_);
-      auto [ec, n] = co_await p_.stream.async_write_all(asio::buffer(chunk), kNoThrow);
-      if (ec) {
-        client_failed_ = true;
-      }
-      client_drained_.notify();
-    }
-    if (client_failed_) {
-      client_out_.clear();
-    }
-    client_writing_ = false;
-    client_drained_.notify();
+    };
+    add(s.server_parses, c.server_parses, reported_.server_parses);
+    add(s.injected_parses, c.injected_parses, reported_.injected_parses);
+    add(s.statement_evictions, c.evictions, reported_.evictions);
+    add(s.client_statement_evictions, c.client_evictions, reported_.client_evictions);
+    add(s.synthesized_responses, c.synthesized, reported_.synthesized);
+    add(s.shared_statements, c.shared_statements, reported_.shared_statements);
   }
 
   std::unique_ptr<ServerLender> owner_;  // what p_ refers into: destroyed last
   TransactionSessionParts p_;
-  std::string client_out_;  // client-bound bytes not yet written, in order
-  std::string to_server_;   // pumpClient()'s output, kept for its capacity
+  ClientOutput out_{p_.stream};  // client-bound bytes, in order
+  std::string to_server_;        // pumpClient()'s output, kept for its capacity
   // A client frame that waits for attach() (a view into the client decoder, which nothing
   // changes meanwhile).
   std::optional<pgwire::Frame> pending_;
@@ -883,15 +764,12 @@ class TransactionSession {
   TransactionRelay relay_;
   pgwire::FrameDecoder* server_decoder_ = nullptr;  // the borrowed connection's
   Wakeup server_stopped_;
-  Wakeup client_drained_;
   TransactionRelayCounters reported_;
   bool attached_ = false;
   bool ended_ = false;
   bool aborting_ = false;
   bool server_writing_ = false;
   bool server_sent_fatal_ = false;
-  bool client_writing_ = false;
-  bool client_failed_ = false;
   bool terminated_ = false;  // the client sent Terminate
   // The server reader's state, for the borrowed connection.
   bool srv_may_release_ = false;
@@ -905,7 +783,7 @@ class TransactionSession {
 };
 
 void QueuedSession::wake() {
-  TransactionSession::wakeQueued(std::move(session), std::move(conn), slot);
+  TransactionSession::granted(std::move(session), std::move(conn), slot);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "pgwire/frontend_messages.h"
+#include "pgwire/message_builder.h"
 #include "proxy/client_session.h"
 
 namespace keel::proxy {
@@ -151,6 +153,54 @@ TEST(ClientSettings, RecognizesListen) {
   EXPECT_FALSE(isListenCommand("SELECT 'LISTEN x'"));
   EXPECT_FALSE(isListenCommand("UNLISTEN chan"));
   EXPECT_FALSE(isListenCommand(""));
+}
+
+TEST(ClientSettings, ListenBecomesAQueryThatFailsOnTheServer) {
+  pgwire::Frame f = listenRefusal();
+  EXPECT_EQ(f.kind, pgwire::FrameKind::message);
+  EXPECT_EQ(f.type, pgwire::frontend::kQuery);
+  ASSERT_EQ(f.raw.size(), f.length + 1u);
+  EXPECT_EQ(f.raw.substr(5), f.payload);
+  auto query = pgwire::parseQuery(f.payload);
+  ASSERT_TRUE(query);
+  EXPECT_NE(query->sql.find("ERRCODE = '0A000'"), std::string_view::npos);
+  EXPECT_NE(query->sql.find("proxy.pool_mode"), std::string_view::npos);
+  EXPECT_FALSE(isListenCommand(query->sql));
+}
+
+TEST(ClientSettings, ABorrowedConnectionReportsWhatTheClientWasNotTold) {
+  ServerConnection server(-1, false, RouteTarget{});
+  server.login_parameters = {{"TimeZone", "UTC"}, {"DateStyle", "ISO, MDY"}};
+  server.changeParameters() = {{"TimeZone", "UTC"},
+                               {"DateStyle", "ISO, MDY"},
+                               {"search_path", "app"}};  // set by Keel: not reported
+  ParameterSets sets;
+  auto seen = ParameterSet::from(Params{{"TimeZone", "Europe/Paris"}, {"DateStyle", "ISO, MDY"}});
+  seen.share(sets);
+  std::string out;
+  reportServerParameters(server, seen, out);
+  std::string expected;
+  pgwire::encode(expected, pgwire::ParameterStatus{"TimeZone", "UTC"});
+  EXPECT_EQ(out, expected);
+  ASSERT_NE(seen.find("TimeZone"), nullptr);
+  EXPECT_EQ(*seen.find("TimeZone"), "UTC");
+  EXPECT_EQ(seen.find("search_path"), nullptr);
+
+  // The client's values changed, so nothing was recorded for them; once they are the shared
+  // list the connection was checked against, the next borrow compares nothing.
+  seen.share(sets);
+  out.clear();
+  reportServerParameters(server, seen, out);
+  EXPECT_TRUE(out.empty());
+  ASSERT_NE(seen.sharedList(), nullptr);
+  EXPECT_TRUE(
+      server.synced_seen.matches(seen.sharedList()->get(), nullptr, server.parametersVersion()));
+  // A parameter the server reports later makes the next borrow compare again.
+  server.changeParameters()["TimeZone"] = "Asia/Tokyo";
+  reportServerParameters(server, seen, out);
+  std::string tokyo;
+  pgwire::encode(tokyo, pgwire::ParameterStatus{"TimeZone", "Asia/Tokyo"});
+  EXPECT_EQ(out, tokyo);
 }
 
 }  // namespace
