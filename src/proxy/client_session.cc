@@ -141,9 +141,12 @@ class Session final : public ServerLender {
       return Now::slow;
     }
     auto ex = stream_.socket().get_executor();
-    bool queued = false;
-    auto conn = pool_->tryAcquire(ex, waiter, &queued);
-    if (queued) {
+    bool full = false;
+    auto conn = pool_->tryAcquire(ex, waiter, &full);
+    if (!conn && full && !waiter) {
+      return Now::full;
+    }
+    if (!conn && full) {
       handle_->update([](SessionInfo& i) { i.state = "waiting"; });
       return Now::queued;
     }

@@ -160,24 +160,29 @@ void ServerPool::expireWaiters(Clock::time_point now) {
 }
 
 void ServerPool::dropWaiters() {
-  std::vector<WaiterPtr> dropped;  // destroyed outside the lock
-  std::lock_guard lock(mu_);
-  dropped = waiters_.takeExpired(Clock::time_point::max());
+  std::vector<WaiterPtr> dropped;
+  {
+    std::lock_guard lock(mu_);
+    dropped = waiters_.takeExpired(Clock::time_point::max());
+  }
+  for (const auto& w : dropped) {
+    w->abandon();
+  }
 }
 
 std::unique_ptr<ServerConnection> ServerPool::tryAcquire(const asio::any_io_executor& ex,
-                                                         const WaiterPtr& queue, bool* queued) {
+                                                         const WaiterPtr& queue, bool* full) {
   std::vector<std::unique_ptr<ServerConnection>> stale;  // closed outside the lock
   std::lock_guard lock(mu_);
   const auto now = Clock::now();
   if (auto conn = takeIdleLocked(ex, now, stale)) {
     return conn;
   }
-  if (queue && total_ >= max_size_.load()) {
+  *full = total_ >= max_size_.load();
+  if (queue && *full) {
     stats_.waits++;
     queue->since = now;
     waiters_.push(queue);
-    *queued = true;
   }
   return nullptr;
 }

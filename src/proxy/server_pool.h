@@ -77,6 +77,8 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
     explicit Waiter(boost::asio::any_io_executor e) : ex(std::move(e)) {}
     virtual ~Waiter() = default;
     virtual void wake() = 0;
+    // The pool is going away (shutdown) with this waiter queued: drop what it owns.
+    virtual void abandon() {}
     boost::asio::any_io_executor ex;
     std::unique_ptr<ServerConnection> conn;
     bool slot = false;
@@ -96,16 +98,16 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   boost::asio::awaitable<ProxyResult<std::unique_ptr<ServerConnection>>> acquire(
       const ServerLogin& login, std::chrono::milliseconds wait, LoginSettings settings,
       std::string* sqlstate, Grant grant);
-  // acquire() without a coroutine: an idle connection at once if there is one (null if not),
-  // and then, when `queue` is set and the pool is full, `queue` joins the queue (`*queued`).
-  // With neither, a new connection may be opened: call acquire().
+  // acquire() without a coroutine: an idle connection at once if there is one (null if not).
+  // Else `*full` says whether the pool is at its size, and then `queue`, if set, joins the
+  // queue. When it is not full, a new connection may be opened: call acquire().
   std::unique_ptr<ServerConnection> tryAcquire(const boost::asio::any_io_executor& ex,
-                                               const WaiterPtr& queue, bool* queued);
+                                               const WaiterPtr& queue, bool* full);
   // A slot granted to a waiter that no longer needs it.
   void returnSlot();
   // Hands the waiters past their deadline their refusal (the janitor, about once a second).
   void expireWaiters(std::chrono::steady_clock::time_point now);
-  // Drops every queued waiter without waking it (shutdown, workers stopped).
+  // Drops every queued waiter without waking it (shutdown, workers stopped): abandon().
   void dropWaiters();
   // Opens connections until the pool holds `min_size` (proxy.min_pool_size), with the login of
   // the last client that borrowed from it; nothing before a client has. Runs on the caller's

@@ -2,7 +2,9 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "pgwire/frame_decoder.h"
 #include "proxy/client_stream.h"
@@ -10,6 +12,7 @@
 #include "proxy/request_tracker.h"
 #include "proxy/server_connection.h"
 #include "proxy/server_pool.h"
+#include "proxy/wakeup.h"
 
 // Session pooling's relay: once a client is logged in and holds its server connection, bytes go
 // both ways unchanged (whole frames, in spans) until one side ends. Runs on the session's thread.
@@ -37,11 +40,28 @@ class SessionRelay {
   const std::string& serverError() const { return server_error_; }
 
  private:
-  boost::asio::awaitable<RelayEnd> clientToServer();
-  boost::asio::awaitable<RelayEnd> serverToClient();
-  boost::asio::awaitable<bool> sendToClient(boost::asio::ip::tcp::socket* plain, const char* data,
-                                            std::size_t size);
+  // A run of whole frames to forward, contiguous in a decoder's buffer (valid until that
+  // decoder's next prepare(), which comes only with the next read of that side).
+  struct Span {
+    const char* data = nullptr;
+    std::size_t size = 0;
+  };
+  // Each direction is a pending read whose completion handler forwards what arrived with
+  // writes the socket takes at once, then reads again. A write it does not take whole, or a
+  // FATAL error to send, goes on in a coroutine (clientSlow/serverSlow), which then reads again.
+  void readClient();
+  void clientRead(boost::system::error_code ec, std::size_t n);
+  boost::asio::awaitable<void> clientSlow(std::size_t from, std::string fatal, bool terminated);
+  void readServer();
+  void serverRead(boost::system::error_code ec, std::size_t n);
+  boost::asio::awaitable<void> serverSlow(std::size_t from);
+  // Appends a frame's bytes to `spans`, merging it with the last one when contiguous.
+  static void addSpan(std::vector<Span>& spans, std::string_view raw);
   void noteServerMessage(const pgwire::Frame& f);
+  // The relay ends (the first reason wins); the other direction's read is cancelled.
+  void finish(RelayEnd end);
+  // A direction stopped: run() returns once both have.
+  void stopped();
 
   ClientStream& stream_;
   pgwire::FrameDecoder& client_dec_;
@@ -54,6 +74,11 @@ class SessionRelay {
   char tx_status_ = 'I';
   bool server_sent_fatal_ = false;
   std::string server_error_;
+  std::vector<Span> to_server_;  // what the last client read brought, to forward
+  std::vector<Span> to_client_;  // what the last server read brought, to forward
+  std::optional<RelayEnd> end_;
+  int running_ = 0;  // directions still reading or writing
+  Wakeup stopped_;
 };
 
 }  // namespace keel::proxy

@@ -41,6 +41,7 @@ class TransactionSession;
 struct QueuedSession final : ServerPool::Waiter {
   using ServerPool::Waiter::Waiter;
   void wake() override;
+  void abandon() override;
   std::unique_ptr<TransactionSession> session;
 };
 
@@ -175,8 +176,8 @@ class TransactionSession {
   // Queued for a connection: the waiter owns the session until the pool wakes it (on this
   // thread, so not before the handler that queued it returns).
   static void park(std::unique_ptr<TransactionSession> self) {
-    auto waiter = std::move(self->queued_);
-    waiter->session = std::move(self);
+    QueuedSession& waiter = *self->waiter_;
+    waiter.session = std::move(self);
   }
 
   // Finishes what pumpClient() could not do at once, then reads the client again or ends the
@@ -361,13 +362,11 @@ class TransactionSession {
   // Borrows a server connection for the next transaction at once if the lender can (`read`:
   // go on), else queues for one when the pool is full, else leaves it to attach().
   ClientNext attachNow() {
-    auto lent = p_.lender.borrowNow(p_.settings, nullptr);
-    if (lent == ServerLender::Now::slow) {
-      queued_ = std::make_shared<QueuedSession>(p_.stream.socket().get_executor());
-      lent = p_.lender.borrowNow(p_.settings, queued_);
-      if (lent != ServerLender::Now::queued) {
-        queued_.reset();
-      }
+    // The waiter is made the first time the session finds its pool full, then kept.
+    auto lent = p_.lender.borrowNow(p_.settings, waiter_);
+    if (lent == ServerLender::Now::full) {
+      waiter_ = std::make_shared<QueuedSession>(p_.stream.socket().get_executor());
+      lent = p_.lender.borrowNow(p_.settings, waiter_);
     }
     switch (lent) {
       case ServerLender::Now::attached:
@@ -375,6 +374,7 @@ class TransactionSession {
         return ClientNext::read;
       case ServerLender::Now::queued:
         return ClientNext::queued;
+      case ServerLender::Now::full:
       case ServerLender::Now::slow:
         break;
     }
@@ -574,23 +574,28 @@ class TransactionSession {
   }
   // Relays the complete server frames decoded so far. Empty, or why the connection is broken.
   std::string relayServerFrames() {
-    while (true) {
+    const std::size_t before = out_.pending.size();
+    std::string why;
+    while (why.empty()) {
       auto next = server_decoder_->next();
       if (!next) {
-        return "the server broke the protocol: " + next.message();
+        why = "the server broke the protocol: " + next.message();
+        break;
       }
       if (!*next) {
-        return std::string();
+        break;
       }
       const pgwire::Frame& f = **next;
       noteServerMessage(f);
-      const std::size_t before = out_.pending.size();
       auto relayed = relay_.fromServer(f, out_.pending);
-      pool().stats().bytes_sent += out_.pending.size() - before;
       if (!relayed) {
-        return "Keel lost track of the protocol with PostgreSQL: " + relayed.message();
+        why = "Keel lost track of the protocol with PostgreSQL: " + relayed.message();
       }
     }
+    if (out_.pending.size() > before) {
+      pool().stats().bytes_sent += out_.pending.size() - before;  // one shared atomic per read
+    }
+    return why;
   }
 
   // After a transaction that may have changed run-time parameters PostgreSQL does not report
@@ -757,8 +762,8 @@ class TransactionSession {
   // A client frame that waits for attach() (a view into the client decoder, which nothing
   // changes meanwhile).
   std::optional<pgwire::Frame> pending_;
-  // The pool's waiter while pending_ is queued (it owns the session then).
-  std::shared_ptr<QueuedSession> queued_;
+  // The session's waiter in its pool's queue (it owns the session while pending_ waits).
+  std::shared_ptr<QueuedSession> waiter_;
   ServerPool::Grant grant_;                  // what the pool handed the waiter, for attach()
   std::shared_ptr<CancelSlot> cancel_slot_;  // where the client's cancel key points
   TransactionRelay relay_;
@@ -781,6 +786,10 @@ class TransactionSession {
   int server_loops_ = 0;
   std::uint64_t received_ = 0;
 };
+
+void QueuedSession::abandon() {
+  auto dropped = std::move(session);  // it holds this waiter: released after the move
+}
 
 void QueuedSession::wake() {
   TransactionSession::granted(std::move(session), std::move(conn), slot);

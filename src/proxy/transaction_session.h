@@ -31,6 +31,7 @@ class ServerLender {
   enum class Now {
     attached,  // borrowed: an idle connection to the current route, in line with `wanted`
     queued,    // the pool is full: `waiter` joined its queue, and the pool wakes it
+    full,      // the pool is full and no `waiter` was given: call again with one
     slow,      // nothing borrowed and nothing queued: call borrow()
   };
   // The plain cases of borrow(), without suspending. Only a read-write client that borrowed
