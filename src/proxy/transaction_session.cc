@@ -98,7 +98,7 @@ class TransactionSession {
   enum class ClientNext {
     read,          // everything received was relayed: read the client again
     attach,        // pending_ needs a server connection that borrowNow() could not lend
-    queued,        // pending_ waits in the pool's queue: the session goes to queued_
+    queued,        // pending_ waits in the pool's queue: waiter_ owns the session
     settle,        // the connection the pool handed over needs the client's settings
     server_write,  // the server did not take to_server_ whole
     flush,         // the client did not take out_.pending whole
@@ -405,8 +405,8 @@ class TransactionSession {
     cancel_slot_->set(server.target().host, server.target().port, server.key);
     reportServerParameters(server, p_.seen, out_.pending);
     if (!server.decoder) {
-      server.decoder =
-          std::make_unique<pgwire::FrameDecoder>(pgwire::Source::backend, serverLimits());
+      server.decoder = std::make_unique<pgwire::FrameDecoder>(
+          pgwire::Source::backend, pgwire::FrameLimits{.stream_threshold = kStreamThreshold});
       server.decoder->setAuthenticated();
     }
     server_decoder_ = server.decoder.get();
@@ -419,12 +419,6 @@ class TransactionSession {
     // the client side's cancel).
     srv_may_release_ = false;
     serverRun(serverCheck());
-  }
-
-  pgwire::FrameLimits serverLimits() const {
-    pgwire::FrameLimits l;
-    l.stream_threshold = kStreamThreshold;
-    return l;
   }
 
   // The server reader relays server bytes to the client until the connection can go back to
